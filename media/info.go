@@ -1,0 +1,44 @@
+package media
+
+// Kind is what a file holds, decided from its content, not its name.
+type Kind string
+
+// The kinds of file media knows.
+const (
+	KindImage Kind = "image"
+	KindVideo Kind = "video"
+	KindOther Kind = "other" // not media: listed as skipped with a reason
+)
+
+// Info is what a probe learns of a file without decoding its pixels.
+// Width and Height are upright: EXIF orientations 5–8 and video rotations of
+// ±90° swap the stored sides.
+type Info struct {
+	Path   string `json:"path"`
+	Kind   Kind   `json:"kind"`
+	Format string `json:"format"` // jpeg png webp bmp tiff gif heic; mp4 mov mkv webm avi …
+	MIME   string `json:"mime"`
+	Bytes  int64  `json:"bytes"`
+
+	Width       int `json:"width"`
+	Height      int `json:"height"`
+	CodedWidth  int `json:"coded_width"` // as stored, before orientation
+	CodedHeight int `json:"coded_height"`
+
+	// Images.
+	Orientation int    `json:"orientation,omitempty"` // EXIF orientation 1–8 (0: none)
+	Mislabelled bool   `json:"mislabelled,omitempty"` // the extension names another format
+	Animated    bool   `json:"animated,omitempty"`    // more than one frame (GIF, WEBP); the first is used
+	ColorModel  string `json:"color_model,omitempty"` // e.g. ycbcr, cmyk, gray, rgba, paletted, rgba64
+
+	// Videos.
+	Duration        float64 `json:"duration_s,omitempty"`
+	FPS             float64 `json:"source_fps,omitempty"` // average frame rate
+	RealFPS         float64 `json:"real_fps,omitempty"`   // r_frame_rate
+	Frames          int     `json:"source_frames,omitempty"`
+	FramesEstimated bool    `json:"frames_estimated,omitempty"` // derived from duration × fps
+	VFR             bool    `json:"vfr,omitempty"`
+	Rotation        int     `json:"rotation,omitempty"` // degrees clockwise to display upright
+	Codec           string  `json:"codec,omitempty"`
+	HasAudio        bool    `json:"has_audio,omitempty"`
+}

@@ -1,0 +1,87 @@
+package tokens
+
+import "fmt"
+
+// VisionMarkers is the number of tokens each image or video adds around its
+// visual tokens (<vision_bos>, <vision_eos>); the API counts them in
+// input_tokens but not in image_tokens/video_tokens (qwen-vl-math.md §2).
+const VisionMarkers = 2
+
+// OptionError is a setting outside what the model accepts (a usage error).
+type OptionError struct {
+	Option string
+	Msg    string
+}
+
+func (e *OptionError) Error() string { return fmt.Sprintf("tokens: %s: %s", e.Option, e.Msg) }
+
+func optErr(option, format string, args ...any) error {
+	return &OptionError{Option: option, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ImageOptions are the request settings that change an image's size.
+// Zero values mean the model's default.
+type ImageOptions struct {
+	MinPixels int  // min_pixels
+	MaxPixels int  // max_pixels; ignored with HighRes
+	HighRes   bool // vl_high_resolution_images
+}
+
+// ImageBounds returns the [min, max] pixel bounds smart_resize uses for an
+// image on this model, or an [*OptionError] for a setting the API refuses.
+func (s Spec) ImageBounds(o ImageOptions) (minPx, maxPx float64, err error) {
+	custom := s.Family == FamilyCustom
+	lo, hi := s.ImageMinPixels, s.ImageMaxPixelsDefault
+	if o.MinPixels < 0 || o.MaxPixels < 0 {
+		return 0, 0, optErr("min_pixels/max_pixels", "must not be negative")
+	}
+	if o.MinPixels != 0 {
+		if !custom && o.MinPixels < s.ImageMinPixels {
+			return 0, 0, optErr("min_pixels", "%d is below this model's minimum %d", o.MinPixels, s.ImageMinPixels)
+		}
+		lo = o.MinPixels
+	}
+	switch {
+	case o.HighRes:
+		hi = s.HighResMaxPixels
+	case o.MaxPixels != 0:
+		if !custom && s.ImageMaxPixels > 0 && o.MaxPixels > s.ImageMaxPixels {
+			return 0, 0, optErr("max_pixels", "%d is above this model's maximum %d (use --high-res for the fixed high-resolution cap)", o.MaxPixels, s.ImageMaxPixels)
+		}
+		hi = o.MaxPixels
+	}
+	if lo > hi {
+		return 0, 0, optErr("min_pixels", "%d is greater than max_pixels %d", lo, hi)
+	}
+	return float64(lo), float64(hi), nil
+}
+
+// ImagePlan is the size an image will be seen at and what it costs in tokens.
+type ImagePlan struct {
+	Width         int `json:"width"`
+	Height        int `json:"height"`
+	ResizedWidth  int `json:"resized_width"`
+	ResizedHeight int `json:"resized_height"`
+	Tokens        int `json:"tokens"`       // what the API reports as image_tokens
+	InputTokens   int `json:"input_tokens"` // Tokens plus the vision markers
+}
+
+// PlanImage resizes an upright width×height image as the model will and
+// counts its tokens.
+func PlanImage(width, height int, s Spec, o ImageOptions) (ImagePlan, error) {
+	lo, hi, err := s.ImageBounds(o)
+	if err != nil {
+		return ImagePlan{}, err
+	}
+	h, w, err := SmartResize(height, width, s.Factor, lo, hi)
+	if err != nil {
+		return ImagePlan{}, err
+	}
+	t := ImageTokens(h, w, s.Factor)
+	return ImagePlan{Width: width, Height: height, ResizedWidth: w, ResizedHeight: h,
+		Tokens: t, InputTokens: t + VisionMarkers}, nil
+}
+
+// ImageTokens is (h/f)·(w/f), the visual tokens of an image already resized
+// to multiples of f.
+func ImageTokens(h, w, f int) int { return (h / f) * (w / f) }

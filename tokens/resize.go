@@ -1,0 +1,71 @@
+package tokens
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// MaxRatio is the largest accepted ratio of the long side to the short side,
+// before and after resizing (qwen-vl-utils MAX_RATIO; seed 001 line 2210).
+const MaxRatio = 200
+
+// ErrAspectRatio reports a size whose long side exceeds MaxRatio times its
+// short side, before or after resizing.
+var ErrAspectRatio = errors.New("tokens: aspect ratio over 200:1")
+
+// ErrZeroSide reports a resize that would give a side of 0 px: qwen-vl-utils
+// returns such a size for tiny max_pixels, the API would reject it.
+var ErrZeroSide = errors.New("tokens: resized side would be 0 px")
+
+// ErrBounds reports min_pixels greater than max_pixels.
+var ErrBounds = errors.New("tokens: min_pixels greater than max_pixels")
+
+// roundHalfEven is Python 3's round(): exact halves go to the even neighbour.
+func roundHalfEven(x float64) float64 { return math.RoundToEven(x) }
+
+func roundByFactor(n float64, f int) int { return int(roundHalfEven(n/float64(f))) * f }
+func floorByFactor(n float64, f int) int { return int(math.Floor(n/float64(f))) * f }
+func ceilByFactor(n float64, f int) int  { return int(math.Ceil(n/float64(f))) * f }
+
+// SmartResize returns the size qwen-vl-utils' smart_resize gives an image of
+// height×width: both sides multiples of factor, the area within
+// [minPixels, maxPixels], the aspect ratio kept as closely as possible.
+//
+// It mirrors the Python float order exactly: round half to even, the factor
+// floor, beta from the original size and two successive divisions. Unlike the
+// Python code it also rejects results the API would reject: a side of 0 px
+// ([ErrZeroSide]) or a resized ratio over 200:1 ([ErrAspectRatio]).
+func SmartResize(height, width, factor int, minPixels, maxPixels float64) (h, w int, err error) {
+	if height <= 0 || width <= 0 {
+		return 0, 0, fmt.Errorf("tokens: size %dx%d: sides must be positive", width, height)
+	}
+	if factor <= 0 {
+		return 0, 0, fmt.Errorf("tokens: factor %d must be positive", factor)
+	}
+	if maxPixels < minPixels {
+		return 0, 0, fmt.Errorf("%w (%.0f > %.0f)", ErrBounds, minPixels, maxPixels)
+	}
+	hf, wf := float64(height), float64(width)
+	if ratio := math.Max(hf, wf) / math.Min(hf, wf); ratio > MaxRatio {
+		return 0, 0, fmt.Errorf("%w: %dx%d has ratio %.4g", ErrAspectRatio, width, height, ratio)
+	}
+	h = max(factor, roundByFactor(hf, factor))
+	w = max(factor, roundByFactor(wf, factor))
+	if float64(h)*float64(w) > maxPixels {
+		beta := math.Sqrt((hf * wf) / maxPixels)
+		h = floorByFactor(hf/beta, factor)
+		w = floorByFactor(wf/beta, factor)
+	} else if float64(h)*float64(w) < minPixels {
+		beta := math.Sqrt(minPixels / (hf * wf))
+		h = ceilByFactor(hf*beta, factor)
+		w = ceilByFactor(wf*beta, factor)
+	}
+	if h == 0 || w == 0 {
+		return h, w, fmt.Errorf("%w: %dx%d within [%.0f, %.0f] pixels gives %dx%d", ErrZeroSide, width, height, minPixels, maxPixels, w, h)
+	}
+	if ratio := float64(max(h, w)) / float64(min(h, w)); ratio > MaxRatio {
+		return h, w, fmt.Errorf("%w after resizing: %dx%d becomes %dx%d (ratio %.4g)", ErrAspectRatio, width, height, w, h, ratio)
+	}
+	return h, w, nil
+}

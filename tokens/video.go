@@ -1,0 +1,302 @@
+package tokens
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+)
+
+// FrameFactor is the number of frames that share one temporal patch
+// (qwen-vl-utils FRAME_FACTOR): frame counts are even, and a video's tokens
+// are (n/2)·(h/f)·(w/f).
+const FrameFactor = 2
+
+// VideoSource is what a probe knows of a video: its upright size, frame count
+// and average frame rate.
+type VideoSource struct {
+	Width, Height int
+	Frames        int     // total frames (qwen-vl-utils total_frames)
+	FPS           float64 // average frame rate (video_fps)
+}
+
+// VideoOptions are the request settings that change how a video is sampled
+// and sized. Zero values mean the model's default.
+type VideoOptions struct {
+	FPS         float64  // frames sampled per second; excludes NFrames
+	NFrames     int      // explicit frame count, rounded half to even to an even number
+	MinFrames   int      // lower bound on the fps-derived count (default 4)
+	MaxFrames   int      // max_frames
+	MinPixels   int      // per-frame min_pixels
+	MaxPixels   int      // per-frame max_pixels
+	TotalPixels float64  // total_pixels budget over all frames
+	Start       *float64 // video_start in seconds
+	End         *float64 // video_end in seconds
+}
+
+// FramePlan is the frames qwen-vl-utils would sample from a video and the
+// size each is seen at.
+type FramePlan struct {
+	SourceFrames  int     `json:"source_frames"`
+	SourceFPS     float64 `json:"source_fps"`
+	StartFrame    int     `json:"start_frame"`
+	EndFrame      int     `json:"end_frame"`
+	Frames        int     `json:"frames"`     // n, always even
+	Indices       []int   `json:"indices"`    // source frame indices, ascending
+	SampleFPS     float64 `json:"sample_fps"` // n / frames in range · source fps
+	MinPixels     float64 `json:"min_pixels"` // per-frame bounds used for smart_resize
+	MaxPixels     float64 `json:"max_pixels"`
+	Width         int     `json:"width"`
+	Height        int     `json:"height"`
+	ResizedWidth  int     `json:"resized_width"`
+	ResizedHeight int     `json:"resized_height"`
+	Tokens        int     `json:"tokens"`       // what the API reports as video_tokens
+	InputTokens   int     `json:"input_tokens"` // Tokens plus the vision markers
+}
+
+// VideoTokens is (⌈n/2⌉)·(h/f)·(w/f) for n frames of h×w (an odd count is
+// padded with its last frame, as qwen-vl-utils and the HF processors do).
+func VideoTokens(n, h, w, f int) int { return (n + 1) / 2 * (h / f) * (w / f) }
+
+// checkVideoOptions rejects settings the API documents as out of range.
+func (s Spec) checkVideoOptions(o VideoOptions) error {
+	custom := s.Family == FamilyCustom
+	if o.FPS != 0 && (o.FPS < s.FPSMin || o.FPS > s.FPSMax) {
+		return optErr("fps", "%g is outside [%g, %g]", o.FPS, s.FPSMin, s.FPSMax)
+	}
+	if o.FPS != 0 && o.NFrames != 0 {
+		return optErr("nframes", "give either fps or nframes, not both")
+	}
+	if o.NFrames < 0 || o.MinFrames < 0 || o.MaxFrames < 0 || o.MinPixels < 0 || o.MaxPixels < 0 || o.TotalPixels < 0 {
+		return optErr("video options", "must not be negative")
+	}
+	if o.MaxFrames != 0 && !custom && o.MaxFrames > s.MaxFrames {
+		return optErr("max_frames", "%d is above this model's maximum %d", o.MaxFrames, s.MaxFrames)
+	}
+	if o.MinFrames != 0 && o.MaxFrames != 0 && o.MinFrames > o.MaxFrames {
+		return optErr("min_frames", "%d is greater than max_frames %d", o.MinFrames, o.MaxFrames)
+	}
+	if o.MinPixels != 0 && !custom && o.MinPixels < s.VideoMinPixels {
+		return optErr("min_pixels", "%d is below this model's minimum %d for video frames", o.MinPixels, s.VideoMinPixels)
+	}
+	if o.MaxPixels != 0 && !custom && o.MaxPixels > s.VideoMaxPixels {
+		return optErr("max_pixels", "%d is above this model's maximum %d for video frames", o.MaxPixels, s.VideoMaxPixels)
+	}
+	if o.MinPixels != 0 && o.MaxPixels != 0 && o.MinPixels > o.MaxPixels {
+		return optErr("min_pixels", "%d is greater than max_pixels %d", o.MinPixels, o.MaxPixels)
+	}
+	if o.TotalPixels != 0 && !custom && o.TotalPixels < s.VideoTotalPixelsMin {
+		return optErr("total_pixels", "%.0f is below this model's minimum %.0f", o.TotalPixels, s.VideoTotalPixelsMin)
+	}
+	return nil
+}
+
+// FrameRange is qwen-vl-utils' calculate_video_frame_range: the first and
+// last source frame inside [start, end] seconds and their count.
+func FrameRange(total int, fps float64, start, end *float64) (first, last, count int, err error) {
+	if fps <= 0 {
+		return 0, 0, 0, fmt.Errorf("tokens: video frame rate %g must be positive", fps)
+	}
+	if total <= 0 {
+		return 0, 0, 0, fmt.Errorf("tokens: video has %d frames", total)
+	}
+	if start == nil && end == nil {
+		return 0, total - 1, total, nil
+	}
+	maxDuration := float64(total) / fps
+	first, last = 0, total-1
+	if start != nil {
+		first = int(math.Ceil(math.Max(0, math.Min(*start, maxDuration)) * fps))
+	}
+	if end != nil {
+		last = min(int(math.Floor(math.Max(0, math.Min(*end, maxDuration))*fps)), total-1)
+	}
+	if first >= last {
+		return 0, 0, 0, optErr("start/end", "invalid time range: start frame %d is not before end frame %d (video is %.2fs, %d frames at %g fps)",
+			first, last, maxDuration, total, fps)
+	}
+	return first, last, last - first + 1, nil
+}
+
+// NFrames is qwen-vl-utils' smart_nframes: how many frames to sample from
+// total frames at videoFPS, for the model's defaults and the options.
+func (s Spec) NFrames(total int, videoFPS float64, o VideoOptions) (int, error) {
+	var n int
+	if o.NFrames != 0 {
+		n = int(roundHalfEven(float64(o.NFrames)/FrameFactor)) * FrameFactor
+	} else {
+		fps := o.FPS
+		if fps == 0 {
+			fps = s.FPSDefault
+		}
+		minFrames := s.MinFrames
+		if o.MinFrames != 0 {
+			minFrames = o.MinFrames
+		}
+		minF := float64(ceilByFactor(float64(minFrames), FrameFactor))
+		maxFrames := s.MaxFrames
+		if o.MaxFrames != 0 {
+			maxFrames = o.MaxFrames
+		} else if s.Family == FamilyCustom {
+			maxFrames = min(s.MaxFrames, total) // qwen-vl-utils: min(FPS_MAX_FRAMES, total_frames)
+		}
+		maxF := float64(floorByFactor(float64(maxFrames), FrameFactor))
+		raw := float64(total) / videoFPS * fps
+		nf := math.Min(math.Min(math.Max(raw, minF), maxF), float64(total))
+		n = floorByFactor(nf, FrameFactor)
+	}
+	if n < FrameFactor || n > total {
+		return n, fmt.Errorf("tokens: %d frames to sample, but the video has %d (need between %d and %d)", n, total, FrameFactor, total)
+	}
+	return n, nil
+}
+
+// FrameBudget returns the per-frame [min, max] pixels for n sampled frames:
+// max(min(cap, total/n·2), int(min·1.05)), then capped by max_pixels
+// (qwen-vl-utils fetch_video; cap is the model's per-frame maximum).
+func (s Spec) FrameBudget(n int, o VideoOptions) (minPx, maxPx float64) {
+	minPx = float64(s.VideoMinPixelsDefault)
+	if o.MinPixels != 0 {
+		minPx = float64(o.MinPixels)
+	}
+	total := s.VideoTotalPixelsDefault
+	if o.TotalPixels != 0 {
+		total = o.TotalPixels
+	}
+	maxPx = math.Max(math.Min(float64(s.VideoMaxPixels), total/float64(n)*FrameFactor), math.Trunc(minPx*1.05))
+	supposed := s.VideoMaxPixelsDefault
+	if o.MaxPixels != 0 {
+		supposed = o.MaxPixels
+	}
+	if supposed != 0 {
+		maxPx = math.Min(float64(supposed), maxPx)
+	}
+	return minPx, maxPx
+}
+
+// PlanVideo plans the frames of a video file as qwen-vl-utils samples it:
+// which source frames, how many, at what size, and their tokens.
+func PlanVideo(src VideoSource, s Spec, o VideoOptions) (FramePlan, error) {
+	if err := s.checkVideoOptions(o); err != nil {
+		return FramePlan{}, err
+	}
+	if src.Width <= 0 || src.Height <= 0 {
+		return FramePlan{}, fmt.Errorf("tokens: video size %dx%d: sides must be positive", src.Width, src.Height)
+	}
+	first, last, count, err := FrameRange(src.Frames, src.FPS, o.Start, o.End)
+	if err != nil {
+		return FramePlan{}, err
+	}
+	n, err := s.NFrames(count, src.FPS, o)
+	if err != nil {
+		return FramePlan{}, err
+	}
+	minPx, maxPx := s.FrameBudget(n, o)
+	h, w, err := SmartResize(src.Height, src.Width, s.Factor, minPx, maxPx)
+	if err != nil {
+		return FramePlan{}, err
+	}
+	t := VideoTokens(n, h, w, s.Factor)
+	return FramePlan{
+		SourceFrames: src.Frames, SourceFPS: src.FPS,
+		StartFrame: first, EndFrame: last,
+		Frames: n, Indices: FrameIndices(first, last, n),
+		SampleFPS: float64(n) / math.Max(float64(count), 1e-6) * src.FPS,
+		MinPixels: minPx, MaxPixels: maxPx,
+		Width: src.Width, Height: src.Height, ResizedWidth: w, ResizedHeight: h,
+		Tokens: t, InputTokens: t + VisionMarkers,
+	}, nil
+}
+
+// PlanImageList plans a "video" sent as a list of count images of
+// width×height (qwen-vl-utils 0.0.14): each image is smart-resized with the
+// element's bounds, the count is padded to even, and the video budget for
+// that count is applied to the resized size.
+func PlanImageList(width, height, count int, s Spec, o VideoOptions) (FramePlan, error) {
+	if err := s.checkVideoOptions(o); err != nil {
+		return FramePlan{}, err
+	}
+	if count <= 0 {
+		return FramePlan{}, fmt.Errorf("tokens: an image list needs at least one image")
+	}
+	n := ceilByFactor(float64(count), FrameFactor)
+	lo, hi := float64(s.VideoMinPixelsDefault), float64(s.VideoMaxPixelsDefault)
+	if s.Family == FamilyCustom {
+		lo, hi = float64(s.ImageMinPixels), float64(s.ImageMaxPixelsDefault)
+	}
+	if o.MinPixels != 0 {
+		lo = float64(o.MinPixels)
+	}
+	if o.MaxPixels != 0 {
+		hi = float64(o.MaxPixels)
+	}
+	h1, w1, err := SmartResize(height, width, s.Factor, lo, hi)
+	if err != nil {
+		return FramePlan{}, err
+	}
+	minPx, maxPx := s.FrameBudget(n, o)
+	h, w, err := SmartResize(h1, w1, s.Factor, minPx, maxPx)
+	if err != nil {
+		return FramePlan{}, err
+	}
+	fps := o.FPS
+	if fps == 0 {
+		fps = s.FPSDefault
+	}
+	idx := make([]int, count)
+	for i := range idx {
+		idx[i] = i
+	}
+	t := VideoTokens(n, h, w, s.Factor)
+	return FramePlan{
+		SourceFrames: count, SourceFPS: fps, EndFrame: count - 1,
+		Frames: n, Indices: idx, SampleFPS: fps,
+		MinPixels: minPx, MaxPixels: maxPx,
+		Width: width, Height: height, ResizedWidth: w, ResizedHeight: h,
+		Tokens: t, InputTokens: t + VisionMarkers,
+	}, nil
+}
+
+// FrameIndices returns round_half_even(linspace(start, end, n)) computed as
+// torch computes linspace on the CPU in float32: step and the 8-lane vector
+// blocks, each block based on the nearer end point with a fused multiply-add.
+// For short videos it equals the float64 result; for ≳10,000 source frames
+// float32 rounding moves some indices by one, and this follows torch.
+func FrameIndices(start, end, n int) []int {
+	if n <= 0 {
+		return nil
+	}
+	if n == 1 {
+		return []int{start}
+	}
+	s32, e32 := float32(start), float32(end)
+	step := float32(float32(e32-s32) / float32(n-1))
+	half := n / 2
+	base := func(i int) float32 {
+		if i < half {
+			return fma32(step, float32(i), s32)
+		}
+		return fma32(-step, float32(n-1-i), e32)
+	}
+	out := make([]int, n)
+	blocks := n / 16 * 16
+	for i := 0; i < blocks; i += 8 {
+		b := base(i)
+		for k := 0; k < 8; k++ {
+			v := float32(b + float32(float32(k)*step))
+			out[i+k] = int(math.RoundToEven(float64(v)))
+		}
+	}
+	for i := blocks; i < n; i++ {
+		out[i] = int(math.RoundToEven(float64(base(i))))
+	}
+	return out
+}
+
+// fma32 is a·b+c rounded once to float32.
+func fma32(a, b, c float32) float32 {
+	p := float64(a) * float64(b) // exact: 24+24 significant bits
+	sum := new(big.Float).SetPrec(128).SetFloat64(p)
+	sum.Add(sum, new(big.Float).SetFloat64(float64(c)))
+	f, _ := sum.Float32()
+	return f
+}
