@@ -42,6 +42,24 @@ func apiFlags() []cli.Flag {
 // run is the whole program: it parses args, runs one command and returns the
 // exit status. Output goes to stdout and stderr only.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	args = intersperse(app, args)
+	err := app.RunContext(ctx, args)
+	if err != nil && strings.HasPrefix(err.Error(), "flag provided but not defined") {
+		err = usageError{err}
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		reportError(stderr, err)
+		io.WriteString(stderr, "vision: hint: run 'vision COMMAND --help' for usage\n")
+		return exitUsage
+	}
+	reportError(stderr, err)
+	return exitCode(ctx, err)
+}
+
+// newApp builds the urfave/cli application with every command and flag.
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:    "vision",
 		Usage:   "send local images and videos to Qwen-VL models, exactly sized, with the cost known first",
@@ -67,20 +85,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 	}
 	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
-
-	args = intersperse(app, args)
-	err := app.RunContext(ctx, args)
-	if err != nil && strings.HasPrefix(err.Error(), "flag provided but not defined") {
-		err = usageError{err}
-	}
-	var ue usageError
-	if errors.As(err, &ue) && !strings.Contains(err.Error(), "tokens:") {
-		reportError(stderr, err)
-		io.WriteString(stderr, "vision: hint: run 'vision help' or 'vision COMMAND --help' for usage\n")
-		return exitUsage
-	}
-	reportError(stderr, err)
-	return exitCode(ctx, err)
+	return app
 }
 
 // intersperse moves flags that follow positional arguments in front of them,
