@@ -1,0 +1,369 @@
+package dashscope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Endpoint paths, appended to the base URL.
+const (
+	pathGeneration = "/api/v1/services/aigc/multimodal-generation/generation"
+	pathChat       = "/compatible-mode/v1/chat/completions"
+	pathUploads    = "/api/v1/uploads"
+)
+
+// Client calls DashScope. It is safe for concurrent use. Create it with
+// NewClient.
+type Client struct {
+	apiKey    string
+	baseURL   *url.URL
+	doer      Doer
+	userAgent string
+	workspace string
+
+	maxRetries        int
+	onRetry           func(RetryInfo)
+	connectTimeout    time.Duration
+	requestTimeout    time.Duration
+	streamIdleTimeout time.Duration
+	backoffBase       time.Duration
+	backoffMax        time.Duration
+	retryAfterSent    bool
+
+	secretRE *regexp.Regexp // see Redact
+
+	cache UploadCache
+	now   func() time.Time
+	// sleep waits before a retry; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+
+	policyMu sync.Mutex
+	policies map[string]*Policy
+}
+
+// NewClient returns a client that authenticates with apiKey. Without options
+// it talks to the Singapore region (DefaultRegion) with the defaults
+// documented on the Default constants.
+func NewClient(apiKey string, opts ...Option) (*Client, error) {
+	if strings.TrimSpace(apiKey) == "" {
+		return nil, errors.New("dashscope: empty API key")
+	}
+	c := &Client{
+		apiKey:            apiKey,
+		userAgent:         DefaultUserAgent,
+		maxRetries:        DefaultMaxRetries,
+		connectTimeout:    DefaultConnectTimeout,
+		requestTimeout:    DefaultRequestTimeout,
+		streamIdleTimeout: DefaultStreamIdleTimeout,
+		backoffBase:       DefaultBackoffBase,
+		backoffMax:        DefaultBackoffMax,
+		cache:             NewMemoryCache(),
+		now:               time.Now,
+		sleep:             sleepContext,
+		policies:          map[string]*Policy{},
+		secretRE:          newSecretRE(),
+	}
+	if err := c.setBaseURL(BaseURLIntl); err != nil {
+		return nil, err
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.doer == nil {
+		c.doer = c.defaultHTTPClient()
+	}
+	return c, nil
+}
+
+func (c *Client) defaultHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{Timeout: c.connectTimeout, KeepAlive: 30 * time.Second}
+	tr.DialContext = d.DialContext
+	tr.TLSHandshakeTimeout = c.connectTimeout
+	tr.IdleConnTimeout = idleConnTimeout
+	// Timeouts are per attempt (see attempt); the http.Client has none so
+	// that streams can run as long as they keep sending.
+	return &http.Client{Transport: tr}
+}
+
+// BaseURL returns the base URL the client appends endpoint paths to.
+func (c *Client) BaseURL() string { return c.baseURL.String() }
+
+// String describes the client without revealing the API key.
+func (c *Client) String() string {
+	return fmt.Sprintf("dashscope.Client{BaseURL: %q, Key: %q}", c.baseURL.String(), RedactKey(c.apiKey))
+}
+
+// GoString is String, so %#v does not print the key either.
+func (c *Client) GoString() string { return c.String() }
+
+func (c *Client) endpoint(path string) string {
+	u := *c.baseURL
+	u.Path += path
+	return u.String()
+}
+
+// call is one logical API call, possibly made of several attempts.
+type call struct {
+	op      string // for messages: "generate", "chat completion", "upload" …
+	method  string
+	url     string
+	header  http.Header
+	body    *body // nil: no body
+	stream  bool
+	noAuth  bool // do not send the API key (OSS upload)
+	idempot bool // safe to replay after a timeout (GET)
+	// decodeErr turns a non-2xx response into an error; nil: JSON APIError.
+	decodeErr func(resp *http.Response, data []byte) *APIError
+	// decode consumes a 2xx response.
+	decode func(resp *http.Response, body io.Reader, st *attemptState) error
+}
+
+// attemptState is what one attempt learned about itself.
+type attemptState struct {
+	sent      atomic.Bool // the whole request was handed to the connection
+	delivered bool        // a stream delta reached the caller
+}
+
+// stopError carries an error returned by a caller's callback; it is never
+// retried and is returned unwrapped.
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+func (e *stopError) Unwrap() error { return e.err }
+
+// decodeError marks a 2xx response whose body could not be understood. It
+// is not retried: the call may have been billed.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return "decode response: " + e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
+
+type constError string
+
+func (e constError) Error() string { return string(e) }
+
+const (
+	errRequestTimeout = constError("request timeout")
+	errStreamIdle     = constError("stream idle timeout")
+)
+
+// do runs cl with retries. See retry.go for the policy.
+func (c *Client) do(ctx context.Context, cl *call) error {
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("dashscope: %s: %w", cl.op, err)
+		}
+		retry, retryAfter, err := c.attempt(ctx, cl)
+		if err == nil {
+			return nil
+		}
+		if !retry || attempt > c.maxRetries || retryAfter > maxRetryAfter {
+			return err
+		}
+		delay := c.retryDelay(attempt, retryAfter)
+		if c.onRetry != nil {
+			c.onRetry(RetryInfo{Op: cl.op, Attempt: attempt, Delay: delay, Err: err})
+		}
+		if werr := c.sleep(ctx, delay); werr != nil {
+			return fmt.Errorf("dashscope: %s: canceled while waiting to retry: %w (last error: %w)", cl.op, werr, err)
+		}
+	}
+}
+
+// attempt makes one HTTP exchange. It reports whether the call may be
+// retried, the server's Retry-After, and the error.
+func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter time.Duration, err error) {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var timer *time.Timer
+	if c.requestTimeout > 0 {
+		timer = time.AfterFunc(c.requestTimeout, func() { cancel(errRequestTimeout) })
+		defer timer.Stop()
+	}
+	st := &attemptState{}
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			st.sent.Store(true)
+		}
+	}}
+	var reqBody io.Reader
+	if cl.body != nil {
+		reqBody = cl.body.reader(func() { st.sent.Store(true) })
+	}
+	req, rerr := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), cl.method, cl.url, reqBody)
+	if rerr != nil {
+		return false, 0, fmt.Errorf("dashscope: %s: build request: %w", cl.op, rerr)
+	}
+	if cl.body != nil {
+		req.ContentLength = cl.body.size
+		req.GetBody = func() (io.ReadCloser, error) {
+			return cl.body.reader(func() { st.sent.Store(true) }), nil
+		}
+	}
+	for k, v := range cl.header {
+		req.Header[k] = v
+	}
+	if !cl.noAuth {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+		if c.workspace != "" {
+			req.Header.Set("X-DashScope-WorkSpace", c.workspace)
+		}
+	}
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+
+	resp, derr := c.doer.Do(req)
+	if derr != nil {
+		return c.failure(ctx, actx, cl, st, derr)
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// A body that fails to arrive still leaves the status to report.
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		var apiErr *APIError
+		if cl.decodeErr != nil {
+			apiErr = cl.decodeErr(resp, data)
+		} else {
+			apiErr = decodeAPIError(resp, data)
+		}
+		apiErr.Message = c.Redact(apiErr.Message)
+		apiErr.RetryAfter = parseRetryAfter(resp.Header, c.now())
+		return retryableStatus(resp.StatusCode), apiErr.RetryAfter, apiErr
+	}
+
+	var body io.Reader = resp.Body
+	if cl.stream {
+		// The request timeout covers the wait for the headers; from here on
+		// the idle timeout watches the stream.
+		if timer != nil {
+			timer.Stop()
+		}
+		if c.streamIdleTimeout > 0 {
+			ir := newIdleReader(resp.Body, c.streamIdleTimeout, func() { cancel(errStreamIdle) })
+			defer ir.stop()
+			body = ir
+		}
+	}
+	if derr := cl.decode(resp, body, st); derr != nil {
+		return c.failure(ctx, actx, cl, st, derr)
+	}
+	return false, 0, nil
+}
+
+// failure classifies an error that happened while sending the request or
+// reading the response.
+func (c *Client) failure(ctx, actx context.Context, cl *call, st *attemptState, err error) (bool, time.Duration, error) {
+	var stop *stopError
+	if errors.As(err, &stop) {
+		return false, 0, stop.err
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) { // an error event inside a stream
+		apiErr.Partial = st.delivered
+		apiErr.Message = c.Redact(apiErr.Message)
+		return !st.delivered && retryableStatus(apiErr.StatusCode), 0, apiErr
+	}
+	if ctx.Err() != nil { // the caller gave up
+		return false, 0, fmt.Errorf("dashscope: %s: %w", cl.op, ctx.Err())
+	}
+	var derr *decodeError
+	if errors.As(err, &derr) {
+		return false, 0, fmt.Errorf("dashscope: %s: %w", cl.op, err)
+	}
+	cause := context.Cause(actx)
+	var nerr net.Error
+	isTimeout := errors.Is(cause, errRequestTimeout) || errors.Is(cause, errStreamIdle) ||
+		(errors.As(err, &nerr) && nerr.Timeout())
+	if isTimeout {
+		te := &TimeoutError{Op: cl.op, Sent: st.sent.Load(), Partial: st.delivered}
+		switch {
+		case errors.Is(cause, errStreamIdle):
+			te.Idle, te.After = true, c.streamIdleTimeout
+		case errors.Is(cause, errRequestTimeout):
+			te.After = c.requestTimeout
+		default:
+			te.Err = err
+		}
+		te.Retried = !st.delivered && (!te.Sent || cl.idempot || c.retryAfterSent)
+		return te.Retried, 0, te
+	}
+	return !st.delivered, 0, fmt.Errorf("dashscope: %s: %w", cl.op, err)
+}
+
+// TimeoutError reports an attempt that ran out of time: no response within
+// the request timeout, or a stream that stalled for the idle timeout.
+type TimeoutError struct {
+	Op      string        // the operation
+	Idle    bool          // a stream sent nothing for After
+	After   time.Duration // the timeout that fired (0 when the transport timed out)
+	Sent    bool          // the request had been sent completely: it may be billed
+	Partial bool          // stream deltas had already been delivered
+	Retried bool          // the client considered it safe to retry
+	Err     error         // the transport's own timeout error, if that is what fired
+}
+
+func (e *TimeoutError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dashscope: %s: ", e.Op)
+	switch {
+	case e.Idle:
+		fmt.Fprintf(&b, "stream stalled: no data for %v", e.After)
+	case e.After > 0:
+		fmt.Fprintf(&b, "no complete response within %v", e.After)
+	default:
+		fmt.Fprintf(&b, "timeout: %v", e.Err)
+	}
+	if e.Sent && !e.Retried && !e.Partial {
+		b.WriteString(" (the request was sent and may have been billed, so it was not replayed)")
+	}
+	if e.Partial {
+		b.WriteString(" (after partial output)")
+	}
+	return b.String()
+}
+
+// Timeout reports true, like net.Error.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// Unwrap returns the transport's timeout error, if any.
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// idleReader cancels a stream that delivers no bytes for d.
+type idleReader struct {
+	r io.Reader
+	d time.Duration
+	t *time.Timer
+}
+
+func newIdleReader(r io.Reader, d time.Duration, onIdle func()) *idleReader {
+	return &idleReader{r: r, d: d, t: time.AfterFunc(d, onIdle)}
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.t.Reset(r.d)
+	}
+	return n, err
+}
+
+func (r *idleReader) stop() { r.t.Stop() }
