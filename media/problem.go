@@ -1,6 +1,9 @@
 package media
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Severity says whether a problem stops a file from being sent.
 type Severity string
@@ -33,3 +36,9 @@ func HasErrors(ps []Problem) bool {
 	}
 	return false
 }
+
+// Fixable reports whether vision repairs the problem itself when it
+// prepares the file (resizing, re-encoding, stepping quality down, sending a
+// video as its frames), so the file can still be sent. Validators mark such
+// problems with a fix that starts "none needed".
+func (p Problem) Fixable() bool { return strings.HasPrefix(p.Fix, "none needed") }

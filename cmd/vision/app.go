@@ -17,6 +17,10 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		modelsCommand(),
 		tokensCommand(),
+		estimateCommand(),
+		checkCommand(),
+		resizeCommand(),
+		askCommand(),
 	}
 }
 

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/qwen-vision/vision/dashscope"
+	"github.com/urfave/cli/v2"
+)
+
+// keyFlags say where the API key comes from. There is no --api-key flag on
+// purpose: a key on the command line shows up in process lists and shell
+// history.
+func keyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "api-key-file", Usage: "read the API key from `FILE` (default: $DASHSCOPE_API_KEY)"},
+	}
+}
+
+// dryRunKey stands in for a missing key in dry runs; it is redacted anyway.
+const dryRunKey = "sk-dry-run-no-key"
+
+// apiKey returns the key from --api-key-file or DASHSCOPE_API_KEY.
+func apiKey(c *cli.Context) (string, error) {
+	if path := c.String("api-key-file"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", usagef("--api-key-file: %v", err)
+		}
+		return strings.TrimSpace(string(data)), nil
+	}
+	return strings.TrimSpace(os.Getenv("DASHSCOPE_API_KEY")), nil
+}
+
+// newClient builds the DashScope client from flags and the environment.
+func newClient(c *cli.Context, dryRun bool) (*dashscope.Client, error) {
+	key, err := apiKey(c)
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
+		if !dryRun {
+			return nil, hintError{fmt.Errorf("no API key"), "export DASHSCOPE_API_KEY=sk-… (or --api-key-file FILE); --dry-run works without one"}
+		}
+		key = dryRunKey
+	}
+	opts := []dashscope.Option{dashscope.WithUserAgent("vision/" + version)}
+	if base := c.String("base-url"); base != "" {
+		opts = append(opts, dashscope.WithBaseURL(base))
+	} else {
+		opts = append(opts, dashscope.WithRegion(c.String("region")))
+	}
+	if !c.Bool("quiet") {
+		stderr := c.App.ErrWriter
+		opts = append(opts, dashscope.WithOnRetry(func(r dashscope.RetryInfo) {
+			fmt.Fprintf(stderr, "vision: retrying in %s (attempt %d): %v\n", r.Delay.Round(100_000_000), r.Attempt, r.Err)
+		}))
+	}
+	client, err := dashscope.NewClient(key, opts...)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return client, nil
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/qwen-vision/vision/media"
+	"github.com/qwen-vision/vision/pipeline"
+	"github.com/urfave/cli/v2"
+)
+
+func estimateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "estimate",
+		Usage:     "what files will cost: size, resized size, frames, tokens and cost from headers alone",
+		ArgsUsage: "PATH...",
+		Description: "Walks files, folders (recursively), globs, @list.txt and - (paths on stdin). Probes each file\n" +
+			"from its headers (never decoding pixels; ffprobe for videos), plans it for the model and prices it\n" +
+			"as one request. Non-media files are listed as skipped with the reason. Nothing is uploaded.\n\n" +
+			"   vision estimate ~/Pictures/scans --prompt 'qwenvl markdown' --output-tokens 800\n" +
+			"   vision estimate --model qwen-vl-max --json clips/ | jq .cost",
+		Flags:  append(mediaFlags(), costFlags()...),
+		Action: func(c *cli.Context) error { return runEstimate(c, false) },
+	}
+}
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "only the limit problems, with the fix for each; exit 3 if any",
+		ArgsUsage: "PATH...",
+		Description: "Validates every documented DashScope limit (sizes, ratios, formats, byte sizes per transport,\n" +
+			"durations, frame counts) for the model, and prints each problem with its fix.\n\n" +
+			"   vision check photos/ && echo all good",
+		Flags:  append(mediaFlags(), costFlags()...),
+		Action: func(c *cli.Context) error { return runEstimate(c, true) },
+	}
+}
+
+func runEstimate(c *cli.Context, problemsOnly bool) error {
+	if c.NArg() == 0 {
+		return usagef("%s: give at least one file or folder", c.Command.Name)
+	}
+	cfg, err := pipelineConfig(c)
+	if err != nil {
+		return err
+	}
+	out := c.App.Writer
+	jsonOut := c.Bool("json")
+	var tw *tabwriter.Writer
+	if !jsonOut && !problemsOnly {
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "PATH\tKIND\tSIZE\tRESIZED\tFRAMES\tTOKENS\tINPUT\tCOST\tSTATUS")
+	}
+	var problems []media.Problem
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	sum, err := pipeline.EstimateInputsFromArgs(c.Context, cfg, c.Args().Slice(), c.App.Reader, func(e pipeline.Estimate) error {
+		switch {
+		case jsonOut && problemsOnly:
+			for _, p := range e.Problems {
+				if err := enc.Encode(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		case jsonOut:
+			return enc.Encode(e)
+		}
+		problems = append(problems, e.Problems...)
+		if tw != nil {
+			writeEstimateRow(tw, e)
+		}
+		return nil
+	})
+	if tw != nil {
+		tw.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		if err := enc.Encode(map[string]any{"summary": sum}); err != nil {
+			return err
+		}
+	} else {
+		writeProblems(out, problems, cfg.Strict)
+		writeSummary(out, sum, c.Bool("quiet"))
+	}
+	if sum.Failed > 0 || (problemsOnly || cfg.Strict) && sum.Problems > 0 {
+		return errItemsFailed
+	}
+	return nil
+}
+
+func writeEstimateRow(tw io.Writer, e pipeline.Estimate) {
+	size, resized, frames, cost := "-", "-", "-", "-"
+	if e.Width > 0 {
+		size = fmt.Sprintf("%dx%d", e.Width, e.Height)
+	}
+	if e.ResizedWidth > 0 {
+		resized = fmt.Sprintf("%dx%d", e.ResizedWidth, e.ResizedHeight)
+	}
+	if e.Frames > 0 {
+		frames = fmt.Sprint(e.Frames)
+	}
+	if e.Cost != nil {
+		cost = formatCost(*e.Cost, e.Currency)
+	} else if e.Status == pipeline.StatusOK {
+		cost = "unknown"
+	}
+	status := e.Status
+	switch {
+	case e.Reason != "":
+		status += ": " + e.Reason
+	case e.Status == pipeline.StatusFailed:
+		status += " (" + e.Stage + ")"
+	case len(e.Problems) > 0:
+		codes := make([]string, len(e.Problems))
+		for i, p := range e.Problems {
+			codes[i] = p.Code
+		}
+		status += " [" + strings.Join(codes, ",") + "]"
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Path, e.Kind, size, resized, frames, e.Tokens, e.InputTokens, cost, status)
+}
+
+func writeProblems(w io.Writer, ps []media.Problem, strict bool) {
+	if len(ps) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, p := range ps {
+		fmt.Fprintf(w, "%s: %s: %s [%s]\n", p.Path, p.Severity, p.Message, p.Code)
+		if p.Fix != "" {
+			fmt.Fprintf(w, "    fix: %s\n", p.Fix)
+		}
+	}
+}
+
+func writeSummary(w io.Writer, s pipeline.Summary, quiet bool) {
+	if quiet {
+		return
+	}
+	fmt.Fprintf(w, "\n%d files: %d ok, %d skipped, %d failed (%d images, %d videos)\n", s.Files, s.OK, s.Skipped, s.Failed, s.Images, s.Videos)
+	approx := ""
+	if s.PromptApprox {
+		approx = " (prompt tokens approximate)"
+	}
+	fmt.Fprintf(w, "tokens: %d visual, %d input%s, %d output\n", s.Tokens, s.InputTokens, approx, s.OutputTokens)
+	switch {
+	case s.Currency == "" && s.OK > 0:
+		fmt.Fprintln(w, "cost: unknown (no price for this model and region; add one with --prices FILE)")
+	case s.Currency != "":
+		note := ""
+		if !s.CostComplete {
+			note = " (incomplete: some files have no known price)"
+		}
+		fmt.Fprintf(w, "cost: %s%s\n", formatCost(s.Cost, s.Currency), note)
+	}
+	if len(s.ProblemsByCode) > 0 {
+		parts := make([]string, 0, len(s.ProblemsByCode))
+		for _, code := range s.Codes() {
+			parts = append(parts, fmt.Sprintf("%s ×%d", code, s.ProblemsByCode[code]))
+		}
+		fmt.Fprintf(w, "problems: %d, warnings: %d: %s\n", s.Problems, s.Warnings, strings.Join(parts, ", "))
+	}
+}

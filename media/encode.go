@@ -1,0 +1,222 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"os"
+
+	"github.com/qwen-vision/vision/tokens"
+)
+
+// DefaultQuality is the JPEG quality of re-encoded images. 90 keeps small
+// print and screenshots legible after 4:2:0 chroma subsampling (OCR is a
+// main use) while a 16.7 MP high-resolution image still encodes to a few
+// MB, well inside the 10 MB base64 limit; fit-to-limit steps down from it.
+const DefaultQuality = 90
+
+// fitQualities are the qualities tried, in order, after the requested one
+// when the encoded image is over the transport's limit.
+var fitQualities = []int{80, 70, 60, 50}
+
+// ErrTooLarge reports an image that does not fit the transport's size limit
+// even at the lowest quality tried.
+var ErrTooLarge = errors.New("media: encoded image over the size limit")
+
+// EncodeOptions says how PrepareImage encodes. The zero value re-encodes
+// as JPEG at DefaultQuality, with no size limit, keeping the original bytes
+// when they can be sent as they are.
+type EncodeOptions struct {
+	Format    string // "jpeg" (default) or "png"; a set format is always produced
+	Quality   int    // JPEG quality 1–100; 0 means DefaultQuality
+	MaxPixels int    // decode limit (0: DefaultMaxPixels)
+	Reencode  bool   // never send the original bytes
+
+	// The size limit of the transport: MaxBytes bounds the encoded file,
+	// MaxDataURL the length of its data URL. 0 means no limit.
+	MaxBytes   int64
+	MaxDataURL int64
+}
+
+// WithLimits sets the size limit of transport t from spec.
+func (o EncodeOptions) WithLimits(spec tokens.Spec, t Transport) EncodeOptions {
+	switch t {
+	case TransportBase64:
+		o.MaxDataURL = spec.ImageBase64MaxBytes
+	case TransportPath:
+		o.MaxBytes = spec.ImagePathMaxBytes
+	case TransportURL:
+		o.MaxBytes = spec.ImageURLMaxBytes
+	}
+	return o
+}
+
+// fits reports whether n bytes of mime are within the limits.
+func (o EncodeOptions) fits(n int, mime string) bool {
+	return (o.MaxBytes <= 0 || int64(n) <= o.MaxBytes) && (o.MaxDataURL <= 0 || Base64Len(n, mime) <= o.MaxDataURL)
+}
+
+func (o EncodeOptions) limitText() string {
+	if o.MaxDataURL > 0 {
+		return fmt.Sprintf("the %s base64 limit", fmtBytes(o.MaxDataURL))
+	}
+	return fmt.Sprintf("the %s file limit", fmtBytes(o.MaxBytes))
+}
+
+// Prepared is an image ready to send.
+type Prepared struct {
+	Data      []byte
+	MIME      string
+	Width     int // upright, as sent
+	Height    int
+	Reencoded bool     // false: Data is the original file
+	Quality   int      // JPEG quality used (0 for PNG or original bytes)
+	Notes     []string // what was done and why, for the user
+}
+
+// PrepareImage turns the probed image at path into the bytes to send at the
+// plan's resized size: decoded once (header-checked against the decode
+// limit), resized once from the coded pixels, turned upright, encoded once.
+// The original bytes are kept when the file already is at the planned size,
+// upright, in a format the API accepts at that size, and within the limit.
+func PrepareImage(ctx context.Context, path string, info Info, plan tokens.ImagePlan, o EncodeOptions) (Prepared, error) {
+	if err := ctx.Err(); err != nil {
+		return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
+	}
+	if plan.ResizedWidth <= 0 || plan.ResizedHeight <= 0 {
+		return Prepared{}, fmt.Errorf("prepare %s: no resized size in the plan", path)
+	}
+	var notes []string
+	if keepOriginal(info, plan, o) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
+		}
+		if _, format := Sniff(data); format == info.Format && int64(len(data)) == info.Bytes {
+			if o.fits(len(data), info.MIME) {
+				return Prepared{Data: data, MIME: info.MIME, Width: info.Width, Height: info.Height,
+					Notes: []string{fmt.Sprintf("original bytes sent: already %dx%d", info.Width, info.Height)}}, nil
+			}
+			notes = append(notes, "original file is over "+o.limitText()+"; re-encoded")
+		}
+	}
+	img, fresh, err := decodeCoded(path, info, o.MaxPixels)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("prepare: %w", err)
+	}
+	if plan.Width != 0 && (plan.Width != fresh.Width || plan.Height != fresh.Height) {
+		return Prepared{}, fmt.Errorf("prepare %s: planned for %dx%d but the file is %dx%d (changed since probing?)",
+			path, plan.Width, plan.Height, fresh.Width, fresh.Height)
+	}
+	if err := ctx.Err(); err != nil {
+		return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
+	}
+	// Resize the stored pixels, then turn the small result upright.
+	tw, th := plan.ResizedWidth, plan.ResizedHeight
+	if fresh.Orientation >= 5 {
+		tw, th = th, tw
+	}
+	out := orient(Resize(img, tw, th), fresh.Orientation)
+	p, err := encodeFit(out, o)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
+	}
+	p.Width, p.Height, p.Reencoded = plan.ResizedWidth, plan.ResizedHeight, true
+	p.Notes = append(notes, p.Notes...)
+	return p, nil
+}
+
+// keepOriginal reports whether the file can be sent as it is.
+func keepOriginal(info Info, plan tokens.ImagePlan, o EncodeOptions) bool {
+	if o.Reencode || (o.Format != "" && o.Format != info.Format) {
+		return false
+	}
+	if info.Width != plan.ResizedWidth || info.Height != plan.ResizedHeight || info.Orientation > 1 || info.Animated {
+		return false
+	}
+	switch info.Format {
+	case "jpeg", "png":
+	case "webp", "bmp", "tiff":
+		if over(info.Width, info.Height, res4KLong, res4KShort) {
+			return false
+		}
+	default:
+		return false
+	}
+	return info.ColorModel != "cmyk" // CMYK JPEGs render wrongly in many decoders
+}
+
+// encodeFit encodes img as o.Format, stepping JPEG quality down (and
+// falling back from PNG to JPEG) until it fits the limit.
+func encodeFit(img image.Image, o EncodeOptions) (Prepared, error) {
+	q := o.Quality
+	if q <= 0 || q > 100 {
+		q = DefaultQuality
+	}
+	var notes []string
+	if o.Format == "png" {
+		data, err := encodePNG(img)
+		if err != nil {
+			return Prepared{}, err
+		}
+		if o.fits(len(data), "image/png") {
+			return Prepared{Data: data, MIME: "image/png"}, nil
+		}
+		notes = append(notes, fmt.Sprintf("PNG of %s is over %s; sent as JPEG", fmtBytes(int64(len(data))), o.limitText()))
+	} else if o.Format != "" && o.Format != "jpeg" {
+		return Prepared{}, fmt.Errorf("encode: format %q: want jpeg or png: %w", o.Format, ErrUnsupported)
+	}
+	ladder := []int{q}
+	for _, fq := range fitQualities {
+		if fq < q {
+			ladder = append(ladder, fq)
+		}
+	}
+	var n int
+	for _, lq := range ladder {
+		data, err := encodeJPEG(img, lq)
+		if err != nil {
+			return Prepared{}, err
+		}
+		n = len(data)
+		if o.fits(n, "image/jpeg") {
+			if lq != q {
+				notes = append(notes, fmt.Sprintf("JPEG quality lowered from %d to %d to fit %s", q, lq, o.limitText()))
+			}
+			return Prepared{Data: data, MIME: "image/jpeg", Quality: lq, Notes: notes}, nil
+		}
+	}
+	b := img.Bounds()
+	return Prepared{}, fmt.Errorf("%dx%d JPEG is %s at quality %d, still over %s: %w",
+		b.Dx(), b.Dy(), fmtBytes(int64(n)), ladder[len(ladder)-1], o.limitText(), ErrTooLarge)
+}
+
+// encodeJPEG encodes an opaque image. imaging's opaque *image.NRGBA has the
+// same bytes as an *image.RGBA, which image/jpeg converts on a fast path.
+func encodeJPEG(img image.Image, q int) ([]byte, error) {
+	if m, ok := img.(*image.NRGBA); ok {
+		img = &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
+	}
+	var buf bytes.Buffer
+	b := img.Bounds()
+	buf.Grow(b.Dx() * b.Dy() / 4)
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+		return nil, fmt.Errorf("encode jpeg: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func encodePNG(img image.Image) ([]byte, error) {
+	if m, ok := img.(*image.NRGBA); ok { // opaque: lets the encoder write RGB
+		img = &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encode png: %w", err)
+	}
+	return buf.Bytes(), nil
+}

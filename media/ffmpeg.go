@@ -1,0 +1,321 @@
+package media
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	ffmpeg "github.com/u2takey/ffmpeg-go"
+)
+
+// This is the only file that imports ffmpeg-go. It is used to build
+// argument lists only: its Run/Compile log the command line and its
+// timeouts drop their cancel function, so frames.go runs the arguments with
+// exec.CommandContext itself (toolCommand). Bad graphs make ffmpeg-go
+// panic; ffmpegArgs turns that into an error.
+
+// ffmpegJob is one ffmpeg run that writes JPEG frames of one video to
+// stdout.
+type ffmpegJob struct {
+	URL        string  // file: URL of the input
+	Seek       float64 // input -ss in seconds from the start; 0: none
+	SeekSet    bool    // Seek applies (it may be 0 for the first frame)
+	Inexact    bool    // -noaccurate_seek: start at the keyframe before Seek
+	KeysOnly   bool    // decode keyframes only (-discard nokey -skip_frame nokey)
+	Select     string  // a select filter expression; "": every frame
+	ShowInfo   bool    // log each output frame's pts_time (showinfo) on stderr
+	MaxFrames  int     // -frames:v: stop after this many output frames
+	Width      int     // output size, upright (ffmpeg autorotates the input)
+	Height     int
+	QScale     int // -q:v of the MJPEG encoder, 2 (best) to 31; 0: DefaultQScale
+	DecThreads int // decoder threads; 0: ffmpeg's default
+}
+
+// ffmpegGlobalArgs come first in every ffmpeg command: no banner, no
+// progress line, no reading of the terminal; loglevel info only when
+// showinfo lines are wanted, so stderr is otherwise errors only.
+func ffmpegGlobalArgs(showInfo bool) []string {
+	level := "error"
+	if showInfo {
+		level = "info"
+	}
+	return []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", level}
+}
+
+// ffmpegArgs builds the argument list of j (without the program name).
+func ffmpegArgs(j ffmpegJob) (args []string, err error) {
+	if j.Width <= 0 || j.Height <= 0 {
+		return nil, fmt.Errorf("ffmpeg: output size %dx%d must be positive", j.Width, j.Height)
+	}
+	if !strings.HasPrefix(j.URL, "file:") {
+		return nil, fmt.Errorf("ffmpeg: input %q is not a file: URL", j.URL)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			args, err = nil, fmt.Errorf("ffmpeg: building arguments: %v", r)
+		}
+	}()
+	in := ffmpeg.KwArgs{}
+	if j.SeekSet {
+		in["ss"] = formatSeconds(j.Seek)
+	}
+	if j.Inexact {
+		in["noaccurate_seek"] = ""
+	}
+	if j.KeysOnly {
+		in["discard"] = "nokey"
+		in["skip_frame"] = "nokey"
+	}
+	if j.DecThreads > 0 {
+		in["threads"] = j.DecThreads
+	}
+	// V:0 is the first video stream that is not a cover picture.
+	s := ffmpeg.Input(j.URL, in).Get("V:0")
+	if j.Select != "" {
+		s = s.Filter("select", ffmpeg.Args{j.Select})
+	}
+	if j.ShowInfo {
+		s = s.Filter("showinfo", nil)
+	}
+	s = s.Filter("scale", ffmpeg.Args{strconv.Itoa(j.Width), strconv.Itoa(j.Height)}, ffmpeg.KwArgs{"flags": "bicubic"}).
+		Filter("setsar", ffmpeg.Args{"1"})
+	q := j.QScale
+	if q == 0 {
+		q = DefaultQScale
+	}
+	out := ffmpeg.KwArgs{
+		"format":   "image2pipe",
+		"c:v":      "mjpeg",
+		"q:v":      q,
+		"fps_mode": "passthrough", // one output frame per selected frame, no duplicates
+	}
+	if j.MaxFrames > 0 {
+		out["frames:v"] = j.MaxFrames
+	}
+	args = s.Output("pipe:1", out).GetArgs()
+	return append(ffmpegGlobalArgs(j.ShowInfo), args...), nil
+}
+
+// formatSeconds prints a time for -ss: microsecond precision, no exponent.
+func formatSeconds(t float64) string { return strconv.FormatFloat(t, 'f', 6, 64) }
+
+// selectFrames is a select expression keeping the frames whose decode-order
+// number n is in idx (ascending, unique). It is a balanced binary search of
+// if(lt(n,M),…,…) with eq(n,I) leaves: ffmpeg's expression parser refuses
+// nesting deeper than about 100 (so a flat eq+eq+… chain fails past 100
+// frames), and the search costs log₂(len) comparisons per decoded frame.
+func selectFrames(idx []int) string {
+	var b strings.Builder
+	var tree func(idx []int)
+	tree = func(idx []int) {
+		if len(idx) == 1 {
+			fmt.Fprintf(&b, "eq(n,%d)", idx[0])
+			return
+		}
+		m := len(idx) / 2
+		fmt.Fprintf(&b, "if(lt(n,%d),", idx[m])
+		tree(idx[:m])
+		b.WriteByte(',')
+		tree(idx[m:])
+		b.WriteByte(')')
+	}
+	tree(idx)
+	return b.String()
+}
+
+// selectTimes is a select expression keeping the frames whose timestamp t
+// is within eps seconds of one of ts (ascending), as a binary search like
+// selectFrames.
+func selectTimes(ts []float64, eps float64) string {
+	var b strings.Builder
+	var tree func(ts []float64)
+	tree = func(ts []float64) {
+		if len(ts) == 1 {
+			fmt.Fprintf(&b, "lt(abs(t-%s),%s)", formatSeconds(ts[0]), formatSeconds(eps))
+			return
+		}
+		m := len(ts) / 2
+		fmt.Fprintf(&b, "if(lt(t,%s),", formatSeconds((ts[m-1]+ts[m])/2))
+		tree(ts[:m])
+		b.WriteByte(',')
+		tree(ts[m:])
+		b.WriteByte(')')
+	}
+	tree(ts)
+	return b.String()
+}
+
+// maxArgLen is the longest filter graph passed as an argument; Linux
+// refuses single arguments over 128 KiB, so longer graphs (thousands of
+// planned frames) go through -filter_complex_script and a temporary file.
+const maxArgLen = 100_000
+
+// scriptGraph moves an over-long -filter_complex argument into a file in
+// dir, returning the new arguments and the file's path ("" if none).
+func scriptGraph(args []string, dir string) ([]string, string, error) {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] != "-filter_complex" || len(args[i+1]) <= maxArgLen {
+			continue
+		}
+		f, err := os.CreateTemp(dir, "vision-filter-*.txt")
+		if err != nil {
+			return nil, "", err
+		}
+		_, werr := f.WriteString(args[i+1])
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			os.Remove(f.Name())
+			return nil, "", werr
+		}
+		out := slices.Clone(args)
+		out[i], out[i+1] = "-filter_complex_script", f.Name()
+		return out, f.Name(), nil
+	}
+	return args, "", nil
+}
+
+// DefaultQScale is the MJPEG -q:v of extracted frames: 3 is close to JPEG
+// quality 90, like DefaultQuality for images.
+const DefaultQScale = 3
+
+// ffmpegFrame is one JPEG that ffmpeg wrote, with the timestamp showinfo
+// logged for it in seconds (NaN without showinfo).
+type ffmpegFrame struct {
+	Data []byte
+	PTS  float64
+}
+
+// runFFmpeg runs j and calls each for every JPEG on ffmpeg's stdout, in
+// order, numbering them from 0; it returns how many there were. ctx kills
+// ffmpeg (and so does an error from each); the process is always waited
+// for. A failed run gives a *ToolError with the tail of ffmpeg's stderr.
+func runFFmpeg(ctx context.Context, j ffmpegJob, each func(k int, f ffmpegFrame) error) (int, error) {
+	args, err := ffmpegArgs(j)
+	if err != nil {
+		return 0, err
+	}
+	args, script, err := scriptGraph(args, "")
+	if err != nil {
+		return 0, fmt.Errorf("write ffmpeg filter script: %w", err)
+	}
+	if script != "" {
+		defer os.Remove(script)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd, err := toolCommand(runCtx, "ffmpeg", args)
+	if err != nil {
+		return 0, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return 0, err
+	}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start ffmpeg: %w", err)
+	}
+	tail := newTail(stderrTailLines)
+	times := make(chan float64, j.MaxFrames+16)
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		defer close(times)
+		readFFmpegLog(stderr, tail, times)
+	}()
+
+	n, loopErr := 0, error(nil)
+	br := bufio.NewReaderSize(stdout, 1<<16)
+	for {
+		data, err := readJPEG(br)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			loopErr = fmt.Errorf("read ffmpeg output: %w", err)
+			break
+		}
+		f := ffmpegFrame{Data: data, PTS: math.NaN()}
+		if j.ShowInfo {
+			if t, ok := <-times; ok {
+				f.PTS = t
+			}
+		}
+		if loopErr = each(n, f); loopErr != nil {
+			break
+		}
+		n++
+	}
+	if loopErr != nil {
+		cancel()
+	}
+	_, _ = io.Copy(io.Discard, stdout) // until ffmpeg exits or is killed
+	<-logDone
+	waitErr := cmd.Wait()
+	switch {
+	case ctx.Err() != nil:
+		return n, ctx.Err()
+	case loopErr != nil:
+		return n, loopErr
+	case waitErr != nil:
+		return n, &ToolError{Tool: "ffmpeg", Err: waitErr, Stderr: tail.String()}
+	}
+	return n, nil
+}
+
+var (
+	showinfoTB    = regexp.MustCompile(`config in time_base: (\d+)/(\d+)`)
+	showinfoFrame = regexp.MustCompile(`\bn:\s*\d+\s+pts:\s*(-?\d+)\s+pts_time:(\S+)`)
+)
+
+// readFFmpegLog reads ffmpeg's stderr to the end: showinfo frame lines
+// become timestamps on times (exact: pts × time base), other lines go to
+// tail, except showinfo's details and swscale's pixel-format notices.
+func readFFmpegLog(r io.Reader, tail *tailBuffer, times chan<- float64) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	tb := 0.0
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, "[Parsed_showinfo_") {
+			if !strings.Contains(line, "deprecated pixel format") {
+				_, _ = tail.Write([]byte(line + "\n"))
+			}
+			continue
+		}
+		if m := showinfoTB.FindStringSubmatch(line); m != nil {
+			num, den := parseFloat(m[1]), parseFloat(m[2])
+			if den > 0 {
+				tb = num / den
+			}
+			continue
+		}
+		m := showinfoFrame.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		t := parseFloat(m[2])
+		if tb > 0 {
+			t = parseFloat(m[1]) * tb
+		}
+		select {
+		case times <- t:
+		default: // more frames than asked for: ffmpeg will be stopped
+		}
+	}
+	_, _ = io.Copy(io.Discard, r)
+}

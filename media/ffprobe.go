@@ -1,0 +1,237 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// ErrNoVideoStream is wrapped when a container holds no video stream (an
+// audio-only .m4a or .mp4, or only a cover picture).
+var ErrNoVideoStream = errors.New("media: no video stream")
+
+// ffprobeArgs are the arguments that make ffprobe describe a file's
+// container and streams as JSON, reading headers only.
+func ffprobeArgs(url string) []string {
+	return []string{"-v", "error", "-print_format", "json", "-show_format", "-show_streams", url}
+}
+
+// probeVideo fills info from ffprobe's description of the file at path.
+func probeVideo(ctx context.Context, path string, info Info) (Info, error) {
+	url, err := fileURL(path)
+	if err != nil {
+		return info, fmt.Errorf("probe %s: %w", path, err)
+	}
+	cmd, err := toolCommand(ctx, "ffprobe", ffprobeArgs(url))
+	if err != nil {
+		return info, fmt.Errorf("probe %s: %w", path, err)
+	}
+	var stdout bytes.Buffer
+	stderr := newTail(stderrTailLines)
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return info, fmt.Errorf("probe %s: %w", path, ctx.Err())
+		}
+		terr := &ToolError{Tool: "ffprobe", Err: err, Stderr: stderr.String()}
+		return info, fmt.Errorf("probe %s: %w: %w", path, ErrCorrupt, terr)
+	}
+	out, err := parseFFprobe(stdout.Bytes(), info)
+	if err != nil {
+		return info, fmt.Errorf("probe %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// ffprobeJSON is the part of `ffprobe -show_format -show_streams` read.
+type ffprobeJSON struct {
+	Streams []ffprobeStream `json:"streams"`
+	Format  struct {
+		FormatName string            `json:"format_name"`
+		Duration   string            `json:"duration"`
+		StartTime  string            `json:"start_time"`
+		Tags       map[string]string `json:"tags"`
+	} `json:"format"`
+}
+
+type ffprobeStream struct {
+	Index        int               `json:"index"`
+	CodecType    string            `json:"codec_type"`
+	CodecName    string            `json:"codec_name"`
+	Width        int               `json:"width"`
+	Height       int               `json:"height"`
+	AvgFrameRate string            `json:"avg_frame_rate"`
+	RFrameRate   string            `json:"r_frame_rate"`
+	NbFrames     string            `json:"nb_frames"`
+	Duration     string            `json:"duration"`
+	Tags         map[string]string `json:"tags"`
+	Disposition  map[string]int    `json:"disposition"`
+	SideDataList []struct {
+		SideDataType string   `json:"side_data_type"`
+		Rotation     *float64 `json:"rotation"`
+	} `json:"side_data_list"`
+}
+
+// vfrTolerance is how far apart (relative) the average and the real base
+// frame rate may be in a constant-frame-rate file: muxers round timestamps,
+// so e.g. 2997/100 and 30000/1001 are the same rate.
+const vfrTolerance = 0.005
+
+// parseFFprobe turns ffprobe's JSON into the video fields of info. It is
+// pure: the recorded outputs in testdata/video/ffprobe test it.
+//
+//   - The first video stream that is not an attached picture is used.
+//   - Duration is the stream's, else the container's.
+//   - Frames is nb_frames when the container stores it (MP4, MOV, AVI);
+//     otherwise (MKV, WEBM, …) round(duration × average fps), marked
+//     FramesEstimated.
+//   - FPS is avg_frame_rate (r_frame_rate when that is 0/0); RealFPS is
+//     r_frame_rate, the lowest rate that represents every timestamp.
+//   - VFR is reported when the two rates differ by more than 0.5%: a CFR
+//     file has avg = r; a file mixing rates has r = the fastest rate (or
+//     their common multiple) and avg below it. Files without nb_frames are
+//     not assumed VFR: MKV/WEBM store a default duration that ffprobe
+//     reports as both rates, so VFR MKVs are caught only when they differ.
+//   - Rotation is clockwise degrees to display upright, from the display
+//     matrix (ffprobe's "rotation" is counter-clockwise, so it is negated)
+//     or an old-style "rotate" tag (clockwise), normalised to 0/90/180/270.
+func parseFFprobe(data []byte, info Info) (Info, error) {
+	var p ffprobeJSON
+	if err := json.Unmarshal(data, &p); err != nil {
+		return info, fmt.Errorf("%w: unreadable ffprobe output: %v", ErrCorrupt, err)
+	}
+	var v *ffprobeStream
+	for i := range p.Streams {
+		s := &p.Streams[i]
+		switch s.CodecType {
+		case "audio":
+			info.HasAudio = true
+		case "video":
+			if v == nil && s.Disposition["attached_pic"] == 0 {
+				v = s
+			}
+		}
+	}
+	if f := containerFormat(p.Format.FormatName, p.Format.Tags["major_brand"]); info.Format == "" && f != "" {
+		info.Format = f
+	}
+	info.Kind = KindVideo
+	info.MIME = videoMIME[info.Format]
+	if v == nil {
+		return info, ErrNoVideoStream
+	}
+	info.Codec = v.CodecName
+	if v.Width <= 0 || v.Height <= 0 {
+		return info, fmt.Errorf("%w: video stream %d has no size (%dx%d)", ErrCorrupt, v.Index, v.Width, v.Height)
+	}
+	info.CodedWidth, info.CodedHeight = v.Width, v.Height
+	info.Rotation = rotation(*v)
+	info.Width, info.Height = v.Width, v.Height
+	if info.Rotation == 90 || info.Rotation == 270 {
+		info.Width, info.Height = v.Height, v.Width
+	}
+
+	info.Duration = parseFloat(v.Duration)
+	if info.Duration <= 0 {
+		info.Duration = parseFloat(p.Format.Duration)
+	}
+	if info.Duration <= 0 || math.IsInf(info.Duration, 0) {
+		return info, fmt.Errorf("%w: no duration", ErrCorrupt)
+	}
+	info.RealFPS = parseRate(v.RFrameRate)
+	info.FPS = parseRate(v.AvgFrameRate)
+	if info.FPS <= 0 {
+		info.FPS = info.RealFPS
+	}
+	if info.FPS <= 0 {
+		return info, fmt.Errorf("%w: no frame rate", ErrCorrupt)
+	}
+	info.VFR = info.RealFPS > 0 && math.Abs(info.FPS-info.RealFPS) > vfrTolerance*info.RealFPS
+
+	if n, err := strconv.Atoi(v.NbFrames); err == nil && n > 0 {
+		info.Frames = n
+	} else {
+		info.Frames = int(math.RoundToEven(info.Duration * info.FPS))
+		info.FramesEstimated = true
+	}
+	if info.Frames <= 0 {
+		return info, fmt.Errorf("%w: no frames", ErrCorrupt)
+	}
+	return info, nil
+}
+
+// rotation is the clockwise display rotation of s in {0, 90, 180, 270}.
+func rotation(s ffprobeStream) int {
+	deg, ok := 0.0, false
+	for _, sd := range s.SideDataList {
+		if sd.Rotation != nil {
+			deg, ok = -*sd.Rotation, true
+			break
+		}
+	}
+	if !ok {
+		if r, err := strconv.ParseFloat(s.Tags["rotate"], 64); err == nil {
+			deg = r
+		}
+	}
+	q := int(math.RoundToEven(deg/90)) % 4
+	if q < 0 {
+		q += 4
+	}
+	return q * 90
+}
+
+// containerFormat maps ffprobe's format_name (and the MP4 brand) to the
+// format names media uses.
+func containerFormat(name, brand string) string {
+	first, _, _ := strings.Cut(name, ",")
+	switch first {
+	case "mov":
+		if strings.TrimSpace(brand) == "qt" {
+			return "mov"
+		}
+		return "mp4"
+	case "matroska":
+		return "mkv"
+	case "mpeg", "mpegvideo":
+		return "mpeg"
+	case "mpegts":
+		return "ts"
+	case "asf":
+		return "wmv"
+	}
+	return first
+}
+
+// videoMIME is the media type of each video format.
+var videoMIME = map[string]string{
+	"mp4": "video/mp4", "mov": "video/quicktime", "mkv": "video/x-matroska", "webm": "video/webm",
+	"avi": "video/x-msvideo", "flv": "video/x-flv", "wmv": "video/x-ms-wmv", "3gp": "video/3gpp",
+	"mpeg": "video/mpeg", "ts": "video/mp2t",
+}
+
+func parseFloat(s string) float64 {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) {
+		return 0
+	}
+	return f
+}
+
+// parseRate reads an ffprobe rational like "30000/1001"; 0 when undefined.
+func parseRate(s string) float64 {
+	num, den, ok := strings.Cut(s, "/")
+	if !ok {
+		return parseFloat(s)
+	}
+	n, d := parseFloat(num), parseFloat(den)
+	if d == 0 {
+		return 0
+	}
+	return n / d
+}

@@ -1,0 +1,410 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/qwen-vision/vision/tokens"
+)
+
+// ErrFrameMissing is wrapped when a planned frame is not in the video (the
+// probe over-counted, or the file ends early).
+var ErrFrameMissing = errors.New("media: planned frame not in the video")
+
+// ExtractMode is how ExtractFrames gets frames out of ffmpeg.
+type ExtractMode string
+
+// The extraction modes.
+const (
+	// ExtractAuto picks pass or seek by the rule documented on chooseMode.
+	ExtractAuto ExtractMode = "auto"
+	// ExtractPass decodes the video once, start to last planned frame, and
+	// keeps the planned frames by decode-order number: exact for any file.
+	ExtractPass ExtractMode = "pass"
+	// ExtractSeek runs one ffmpeg per frame, seeking to just before the
+	// frame's timestamp (read from the packets) and decoding from the
+	// keyframe before it: exact, fast when frames are far apart.
+	ExtractSeek ExtractMode = "seek"
+	// ExtractKeyframes takes, for each planned frame, the keyframe nearest
+	// to it in time and decodes keyframes only: fastest, approximate.
+	// Frame.Index and Frame.TimeS are the keyframe's own.
+	ExtractKeyframes ExtractMode = "keyframes"
+)
+
+// Frame is one extracted video frame.
+type Frame struct {
+	Index int     `json:"index"`  // source frame index (presentation order)
+	TimeS float64 `json:"time_s"` // its timestamp, seconds from the start of the file
+	Data  []byte  `json:"-"`      // JPEG, upright, at the plan's resized size
+}
+
+// ExtractOptions tune ExtractFrames; the zero value is ready to use.
+type ExtractOptions struct {
+	Mode ExtractMode // default ExtractAuto
+	// QScale is the MJPEG -q:v, 2 (best) to 31; 0 means DefaultQScale.
+	QScale int
+	// Workers bounds concurrent ffmpeg processes in seek modes. Default:
+	// GOMAXPROCS capped at 4; each process decodes with the remaining
+	// cores' share of threads.
+	Workers int
+	// OnFrame, if set, receives every frame in plan order as soon as it and
+	// all earlier ones are ready (e.g. to write it to disk); the returned
+	// frames then carry no Data. An error from it stops the extraction.
+	OnFrame func(Frame) error
+}
+
+func (o ExtractOptions) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return min(runtime.GOMAXPROCS(0), 4)
+}
+
+// ExtractFrames extracts the frames of plan from the video at path, scaled
+// in the same ffmpeg pass to plan.ResizedWidth×ResizedHeight, upright (ffmpeg
+// applies the display rotation), as JPEGs. It returns one Frame per entry of
+// plan.Indices, in that order. Canceling ctx kills ffmpeg.
+func ExtractFrames(ctx context.Context, path string, info Info, plan tokens.FramePlan, o ExtractOptions) ([]Frame, error) {
+	frames, err := extractFrames(ctx, path, info, plan, o)
+	if err != nil {
+		return nil, fmt.Errorf("extract frames of %s: %w", path, err)
+	}
+	return frames, nil
+}
+
+func extractFrames(ctx context.Context, path string, info Info, plan tokens.FramePlan, o ExtractOptions) ([]Frame, error) {
+	if len(plan.Indices) == 0 {
+		return nil, errors.New("the plan has no frames")
+	}
+	if plan.ResizedWidth <= 0 || plan.ResizedHeight <= 0 {
+		return nil, fmt.Errorf("planned size %dx%d must be positive", plan.ResizedWidth, plan.ResizedHeight)
+	}
+	targets := slices.Clone(plan.Indices)
+	slices.Sort(targets)
+	targets = slices.Compact(targets)
+	if targets[0] < 0 {
+		return nil, fmt.Errorf("frame index %d is negative", targets[0])
+	}
+	url, err := fileURL(path)
+	if err != nil {
+		return nil, err
+	}
+	base := ffmpegJob{URL: url, Width: plan.ResizedWidth, Height: plan.ResizedHeight, QScale: o.QScale}
+
+	mode := o.Mode
+	var ft frameTimes
+	switch mode {
+	case "", ExtractAuto:
+		if mode, ft, err = chooseMode(ctx, url, targets); err != nil {
+			return nil, err
+		}
+	case ExtractPass:
+	case ExtractSeek, ExtractKeyframes:
+		if ft, err = scanFrames(ctx, url); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown extraction mode %q", mode)
+	}
+
+	if mode == ExtractKeyframes {
+		keys, err := nearestKeyframes(ft, plan.Indices)
+		if err != nil {
+			return nil, err
+		}
+		col := newCollector(keys, o.OnFrame)
+		return col.frames, extractKeyframes(ctx, base, ft, col, o.workers(), keyframePass(ft, col.sources()))
+	}
+	col := newCollector(plan.Indices, o.OnFrame)
+	switch mode {
+	case ExtractSeek:
+		err = extractSeek(ctx, base, ft, targets, col, o.workers())
+	default:
+		err = extractPass(ctx, base, targets, col)
+	}
+	return col.frames, err
+}
+
+// Auto-mode cost model, in units of "one frame decoded": a seek costs
+// ffmpeg's start-up (seekOverheadFrames, measured at 1080p on 2 cores)
+// plus on average half a GOP of decoding; a pass costs every frame up to
+// the last planned one.
+const (
+	autoScanMinFrames  = 1500 // shorter spans always use a pass: no scan needed
+	seekOverheadFrames = 20
+)
+
+// chooseMode implements ExtractAuto: a single pass unless the planned
+// frames are sparse enough that seeking to each is expected to cost under
+// half as much, i.e. n·(GOP/2 + 20) ≤ (last+1)/2 with GOP the file's average
+// keyframe distance read from its packets. Spans under 1,500 frames always
+// decode in one pass. A file whose packets cannot be listed uses a pass.
+func chooseMode(ctx context.Context, url string, targets []int) (ExtractMode, frameTimes, error) {
+	last := targets[len(targets)-1]
+	if last+1 < autoScanMinFrames {
+		return ExtractPass, frameTimes{}, nil
+	}
+	ft, err := scanFrames(ctx, url)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ft, ctx.Err()
+		}
+		return ExtractPass, frameTimes{}, nil
+	}
+	seek := float64(len(targets)) * (ft.gop()/2 + seekOverheadFrames)
+	if seek <= float64(last+1)/2 {
+		return ExtractSeek, ft, nil
+	}
+	return ExtractPass, ft, nil
+}
+
+// extractPass decodes once and selects the targets by decode-order number.
+func extractPass(ctx context.Context, base ffmpegJob, targets []int, col *collector) error {
+	j := base
+	j.Select, j.ShowInfo, j.MaxFrames = selectFrames(targets), true, len(targets)
+	n, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
+		return col.put(Frame{Index: targets[k], TimeS: f.PTS, Data: f.Data})
+	})
+	if err != nil {
+		return err
+	}
+	if n < len(targets) {
+		return fmt.Errorf("%w: frame %d (the video has %d frames before it)", ErrFrameMissing, targets[n], n)
+	}
+	return nil
+}
+
+// extractSeek runs one accurate-seek ffmpeg per target, workers at a time.
+func extractSeek(ctx context.Context, base ffmpegJob, ft frameTimes, targets []int, col *collector, workers int) error {
+	base.DecThreads = max(1, runtime.GOMAXPROCS(0)/workers)
+	return forEach(ctx, targets, workers, func(ctx context.Context, i int) error {
+		if i >= len(ft.PTS) {
+			return fmt.Errorf("%w: frame %d (the video has %d)", ErrFrameMissing, i, len(ft.PTS))
+		}
+		j := base
+		j.MaxFrames = 1
+		if i > 0 {
+			// Midway between the frame and the one before: ffmpeg drops
+			// frames earlier than this, so frame i is the first it keeps.
+			j.SeekSet, j.Seek = true, (ft.PTS[i-1]+ft.PTS[i])/2
+		}
+		return seekOne(ctx, j, Frame{Index: i, TimeS: ft.PTS[i]}, col)
+	})
+}
+
+// seekOne runs j, which must give exactly one frame, and files it as f.
+func seekOne(ctx context.Context, j ffmpegJob, f Frame, col *collector) error {
+	n, err := runFFmpeg(ctx, j, func(_ int, got ffmpegFrame) error {
+		f.Data = got.Data
+		return col.put(f)
+	})
+	if err != nil {
+		return fmt.Errorf("frame %d at %.3fs: %w", f.Index, f.TimeS, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: frame %d at %.3fs", ErrFrameMissing, f.Index, f.TimeS)
+	}
+	return nil
+}
+
+// Keyframe modes: decoding only keyframes in one pass costs about
+// keyframeCost frames per keyframe in the file (intra frames are larger);
+// seeking to each wanted keyframe costs the start-up and one keyframe.
+const keyframeCost = 3
+
+// keyframePass reports whether decoding all keyframes in one pass is
+// expected to be cheaper than seeking to each wanted one.
+func keyframePass(ft frameTimes, want []int) bool {
+	return float64(len(want))*(seekOverheadFrames+keyframeCost) > float64(len(ft.keyframes())*keyframeCost)
+}
+
+// extractKeyframes gets the keyframes col wants: in one pass decoding
+// keyframes only (pass) or by seeking to each; then by seeking for any the
+// pass missed.
+func extractKeyframes(ctx context.Context, base ffmpegJob, ft frameTimes, col *collector, workers int, pass bool) error {
+	want := col.sources()
+	if pass {
+		j := base
+		j.KeysOnly, j.ShowInfo, j.MaxFrames = true, true, len(want)
+		times := make([]float64, len(want))
+		for k, i := range want {
+			times[k] = ft.PTS[i]
+		}
+		eps := halfGap(ft, want)
+		j.Select = selectTimes(times, eps)
+		_, err := runFFmpeg(ctx, j, func(_ int, f ffmpegFrame) error {
+			k, _ := slices.BinarySearch(times, f.PTS)
+			for _, c := range []int{k - 1, k} {
+				if c >= 0 && c < len(times) && math.Abs(times[c]-f.PTS) <= eps {
+					return col.put(Frame{Index: want[c], TimeS: ft.PTS[want[c]], Data: f.Data})
+				}
+			}
+			return nil // a frame the decoder took for a keyframe; not wanted
+		})
+		if err != nil {
+			return err
+		}
+		want = col.missingSources()
+	}
+	base.DecThreads = max(1, runtime.GOMAXPROCS(0)/workers)
+	return forEach(ctx, want, workers, func(ctx context.Context, i int) error {
+		j := base
+		j.MaxFrames, j.Inexact = 1, true
+		j.SeekSet, j.Seek = true, ft.PTS[i]+halfGap(ft, []int{i})
+		return seekOne(ctx, j, Frame{Index: i, TimeS: ft.PTS[i]}, col)
+	})
+}
+
+// halfGap is just under half the smallest distance between any of the
+// frames idx and their neighbours: a tolerance that tells frames apart.
+func halfGap(ft frameTimes, idx []int) float64 {
+	gap := 1.0
+	for _, i := range idx {
+		if i > 0 {
+			gap = min(gap, ft.PTS[i]-ft.PTS[i-1])
+		}
+		if i+1 < len(ft.PTS) {
+			gap = min(gap, ft.PTS[i+1]-ft.PTS[i])
+		}
+	}
+	return max(gap*0.45, 1e-6)
+}
+
+// nearestKeyframes maps each planned frame to the keyframe nearest it in
+// time (the earlier on a tie).
+func nearestKeyframes(ft frameTimes, indices []int) ([]int, error) {
+	keys := ft.keyframes()
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: the video has no keyframes", ErrFrameMissing)
+	}
+	out := make([]int, len(indices))
+	for p, i := range indices {
+		if i >= len(ft.PTS) {
+			return nil, fmt.Errorf("%w: frame %d (the video has %d)", ErrFrameMissing, i, len(ft.PTS))
+		}
+		t := ft.PTS[i]
+		k, _ := slices.BinarySearchFunc(keys, t, func(key int, t float64) int {
+			switch {
+			case ft.PTS[key] < t:
+				return -1
+			case ft.PTS[key] > t:
+				return 1
+			}
+			return 0
+		})
+		best := keys[min(k, len(keys)-1)]
+		if k > 0 && (k == len(keys) || t-ft.PTS[keys[k-1]] <= ft.PTS[keys[k]]-t) {
+			best = keys[k-1]
+		}
+		out[p] = best
+	}
+	return out, nil
+}
+
+// forEach calls f for every item with at most workers running at once; the
+// first error cancels the rest and is returned.
+func forEach(ctx context.Context, items []int, workers int, f func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	next := make(chan int)
+	for range min(workers, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(ctx, i); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for _, i := range items {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// collector files frames by source index into plan order and hands them to
+// OnFrame in that order as soon as each prefix is complete.
+type collector struct {
+	mu      sync.Mutex
+	want    []int         // source index per plan position
+	at      map[int][]int // source index → plan positions
+	frames  []Frame
+	filled  []bool
+	next    int // first position not yet handed over
+	onFrame func(Frame) error
+}
+
+func newCollector(want []int, onFrame func(Frame) error) *collector {
+	c := &collector{want: want, at: map[int][]int{}, frames: make([]Frame, len(want)), filled: make([]bool, len(want)), onFrame: onFrame}
+	for p, i := range want {
+		c.at[i] = append(c.at[i], p)
+	}
+	return c
+}
+
+// sources are the distinct source indices wanted, ascending.
+func (c *collector) sources() []int {
+	s := slices.Clone(c.want)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// missingSources are the wanted source indices not filed yet, ascending.
+func (c *collector) missingSources() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var s []int
+	for p, i := range c.want {
+		if !c.filled[p] {
+			s = append(s, i)
+		}
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// put files f at every position wanting f.Index.
+func (c *collector) put(f Frame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ps, ok := c.at[f.Index]
+	if !ok {
+		return fmt.Errorf("ffmpeg returned frame %d, which was not planned", f.Index)
+	}
+	for _, p := range ps {
+		c.frames[p], c.filled[p] = f, true
+	}
+	for c.next < len(c.frames) && c.filled[c.next] {
+		if c.onFrame != nil {
+			if err := c.onFrame(c.frames[c.next]); err != nil {
+				return err
+			}
+			c.frames[c.next].Data = nil
+		}
+		c.next++
+	}
+	return nil
+}

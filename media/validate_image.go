@@ -1,0 +1,191 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/qwen-vision/vision/tokens"
+)
+
+// Transport is how an image reaches the API; each has its own size and
+// count limits (seed 001 lines 2240–2251).
+type Transport string
+
+// The transports.
+const (
+	TransportBase64 Transport = "base64" // a data URL in the request body
+	TransportPath   Transport = "path"   // a local path (DashScope SDK upload)
+	TransportURL    Transport = "url"    // a public or oss:// URL
+)
+
+// Resolution thresholds of the API's image rules (seed 001 lines 2212–2234).
+const (
+	minSide           = 10 // both sides must be greater
+	res4KLong         = 3840
+	res4KShort        = 2160
+	res8KLong         = 7680
+	res8KShort        = 4320
+	formatsBelow4K    = "BMP, JPEG, PNG, TIFF, WEBP, HEIC"
+	formatsAbove4K    = "JPEG, PNG"
+	fixReencodeToJPEG = "none needed: vision decodes it and sends a JPEG re-encode"
+)
+
+// over reports whether w×h exceeds long×short in either orientation.
+func over(w, h, long, short int) bool { return max(w, h) > long || min(w, h) > short }
+
+// formatOK4K is the set the API accepts below 4K; formatOK8K between 4K and 8K.
+var (
+	formatOK4K = map[string]bool{"bmp": true, "jpeg": true, "png": true, "tiff": true, "webp": true, "heic": true}
+	formatOK8K = map[string]bool{"jpeg": true, "png": true}
+)
+
+// ValidateImage checks a probed image against the API's documented limits
+// for the model described by spec, the request options and the transport.
+// Problems vision fixes itself when it prepares the image (over 8K, a
+// format the API refuses, a file too large as it stands) are warnings;
+// those it cannot fix are errors. The sizes checked are the original file's;
+// ValidatePrepared checks the bytes actually sent.
+func ValidateImage(info Info, spec tokens.Spec, opts tokens.ImageOptions, t Transport) []Problem {
+	if info.Kind != KindImage || info.Width <= 0 || info.Height <= 0 {
+		return nil // not an image, or the probe failed (its error says why)
+	}
+	var ps []Problem
+	add := func(code string, sev Severity, fix, format string, args ...any) {
+		ps = append(ps, Problem{Code: code, Severity: sev, Path: info.Path, Message: fmt.Sprintf(format, args...), Fix: fix})
+	}
+	w, h := info.Width, info.Height
+	size := fmt.Sprintf("%dx%d", w, h)
+
+	if px := int64(info.CodedWidth) * int64(info.CodedHeight); px > DefaultMaxPixels {
+		add("image.decode_limit", SeverityError, "check the file: a real image this large must be downscaled with another tool first",
+			"header claims %s = %d pixels, over vision's decode limit of %d (a possible decompression bomb)", size, px, DefaultMaxPixels)
+	}
+	if min(w, h) <= minSide {
+		add("image.too_small", SeverityError, "pad or upscale the image so both sides are at least 11 px",
+			"is %s; the API needs both sides greater than %d px", size, minSide)
+	}
+	plan, planErr := tokens.ImagePlan{}, error(nil)
+	if ratio := float64(max(w, h)) / float64(max(min(w, h), 1)); ratio > tokens.MaxRatio {
+		add("image.aspect_ratio", SeverityError, "crop or pad it to at most 200:1, or cut a long strip into pieces",
+			"is %s, aspect ratio %.4g:1; the API accepts at most %d:1", size, ratio, tokens.MaxRatio)
+	} else if w > 0 && h > 0 {
+		plan, planErr = tokens.PlanImage(w, h, spec, opts)
+		var oe *tokens.OptionError
+		switch {
+		case planErr == nil:
+		case errors.Is(planErr, tokens.ErrAspectRatio):
+			add("image.aspect_ratio_resized", SeverityError, "pad the short side (or crop the long one) so the ratio stays within 200:1 after rounding to the factor",
+				"is %s and smart_resize makes it %dx%d, over %d:1 (the API checks the resized ratio too)", size, plan.ResizedWidth, plan.ResizedHeight, tokens.MaxRatio)
+		case errors.Is(planErr, tokens.ErrZeroSide):
+			add("image.resize_zero_side", SeverityError, "raise max_pixels (--max-pixels) or pad the short side",
+				"is %s and smart_resize within these pixel bounds gives a side of 0 px: %v", size, planErr)
+		case errors.As(planErr, &oe):
+			add("image.options", SeverityError, "change --min-pixels/--max-pixels", "cannot be planned: %v", planErr)
+		default:
+			add("image.plan", SeverityError, "check the image size", "cannot be planned: %v", planErr)
+		}
+	}
+	sent := "the resized image"
+	if planErr == nil && plan.ResizedWidth > 0 {
+		sent = fmt.Sprintf("a %dx%d resize", plan.ResizedWidth, plan.ResizedHeight)
+	}
+	if over(w, h, res8KLong, res8KShort) {
+		add("image.over_8k", SeverityWarning, "none needed: vision sends "+sent+", never the original",
+			"is %s, above 8K (%dx%d), where the API may time out", size, res8KLong, res8KShort)
+	}
+	switch {
+	case info.Format == "heic":
+		add("image.decode_unsupported", SeverityError, "convert it to JPEG first, e.g. `heif-convert IN.heic OUT.jpg` or `convert IN.heic OUT.jpg`",
+			"is HEIC: the API accepts HEIC below 4K, but vision cannot decode it to resize it")
+	case !formatOK4K[info.Format]:
+		name := strings.ToUpper(info.Format)
+		if info.Format == "gif" {
+			add("image.format_unsupported", SeverityWarning, fixReencodeToJPEG+" (first frame)",
+				"is %s, not among the API's formats (%s)", name, formatsBelow4K)
+		} else {
+			add("image.format_unsupported", SeverityError, "convert it to JPEG or PNG first, e.g. `convert IN OUT.jpg`",
+				"is %s, not among the API's formats (%s), and vision cannot decode it", name, formatsBelow4K)
+		}
+	case over(w, h, res4KLong, res4KShort) && !formatOK8K[info.Format]:
+		add("image.format_4k", SeverityWarning, fixReencodeToJPEG,
+			"is %s %s; between 4K (%dx%d) and 8K the API accepts only %s", strings.ToUpper(info.Format), size, res4KLong, res4KShort, formatsAbove4K)
+	}
+	if info.Mislabelled {
+		add("image.mislabelled", SeverityWarning, fmt.Sprintf("rename it with a .%s extension; vision sends the right MIME type (%s) regardless", extFor(info.Format), info.MIME),
+			"has the extension %s but holds %s", extOf(info.Path), strings.ToUpper(info.Format))
+	}
+	if info.Animated {
+		add("image.animated", SeverityWarning, "extract frames and send them as a video (`vision frames`) if the motion matters",
+			"is animated; only the first frame is sent")
+	}
+	ps = append(ps, sizeProblems(info.Path, info.Bytes, info.MIME, spec, t, SeverityWarning,
+		"none needed: vision sends "+sent+" re-encoded, lowering JPEG quality to fit if it must")...)
+	return ps
+}
+
+// ValidatePrepared checks the bytes vision will send for an image against
+// the transport's size limit; a problem here is an error.
+func ValidatePrepared(path string, p Prepared, spec tokens.Spec, t Transport) []Problem {
+	return sizeProblems(path, int64(len(p.Data)), p.MIME, spec, t, SeverityError,
+		"lower --quality or max_pixels, or use another transport (uploads allow larger files)")
+}
+
+// sizeProblems compares n bytes of mime with the transport's limit.
+func sizeProblems(path string, n int64, mime string, spec tokens.Spec, t Transport, sev Severity, fix string) []Problem {
+	var code, what string
+	var got, limit int64
+	switch t {
+	case TransportBase64:
+		code, what, limit = "image.too_large_base64", "base64 data URL", spec.ImageBase64MaxBytes
+		got = Base64Len(int(n), mime)
+	case TransportPath:
+		code, what, limit, got = "image.too_large_path", "local file", spec.ImagePathMaxBytes, n
+	case TransportURL:
+		code, what, limit, got = "image.too_large_url", "file by URL", spec.ImageURLMaxBytes, n
+	default:
+		return nil
+	}
+	if limit <= 0 || got <= limit {
+		return nil
+	}
+	return []Problem{{Code: code, Severity: sev, Path: path, Fix: fix,
+		Message: fmt.Sprintf("is %s as a %s, over the API's %s limit", fmtBytes(got), what, fmtBytes(limit))}}
+}
+
+// CountProblems checks the number of images in one request against the
+// transport's limit (250 as base64; 256, or 2048 for Qwen3.7, by URL/path).
+func CountProblems(n int, spec tokens.Spec, t Transport) []Problem {
+	limit, how := spec.ImagesPerRequestURL, "by URL or path"
+	if t == TransportBase64 {
+		limit, how = spec.ImagesPerRequestBase64, "as base64"
+	}
+	if limit <= 0 || n <= limit {
+		return nil
+	}
+	return []Problem{{Code: "image.too_many", Severity: SeverityError,
+		Message: fmt.Sprintf("%d images in one request; the API accepts at most %d %s", n, limit, how),
+		Fix:     fmt.Sprintf("split them into requests of at most %d images", limit)}}
+}
+
+// fmtBytes prints a size in decimal megabytes, as the API documents them.
+func fmtBytes(n int64) string {
+	if n >= tokens.MB {
+		return fmt.Sprintf("%.2f MB", float64(n)/tokens.MB)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// extFor is the usual extension of a format.
+func extFor(format string) string {
+	switch format {
+	case "jpeg":
+		return "jpg"
+	case "tiff":
+		return "tif"
+	}
+	return format
+}
+
+func extOf(path string) string { return strings.ToLower(filepath.Ext(path)) }

@@ -1,0 +1,298 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/qwen-vision/vision/media"
+	"github.com/qwen-vision/vision/tokens"
+)
+
+// Statuses of a result record.
+const (
+	StatusOK      = "ok"
+	StatusSkipped = "skipped"
+	StatusFailed  = "failed"
+)
+
+// Estimate is what one file will cost, from its headers alone. It is one
+// JSON line of `vision estimate --json` (DESIGN.md CLI contract).
+type Estimate struct {
+	Path          string          `json:"path"`
+	Status        string          `json:"status"`
+	Kind          media.Kind      `json:"kind"`
+	Format        string          `json:"format,omitempty"`
+	Width         int             `json:"width,omitempty"`
+	Height        int             `json:"height,omitempty"`
+	Bytes         int64           `json:"bytes"`
+	ResizedWidth  int             `json:"resized_width,omitempty"`
+	ResizedHeight int             `json:"resized_height,omitempty"`
+	Frames        int             `json:"frames,omitempty"`
+	SampleFPS     float64         `json:"sample_fps,omitempty"`
+	DurationS     float64         `json:"duration_s,omitempty"`
+	SourceFPS     float64         `json:"source_fps,omitempty"`
+	Tokens        int             `json:"tokens"`       // visual tokens (image_tokens / video_tokens)
+	InputTokens   int             `json:"input_tokens"` // visual + markers + prompt
+	PromptTokens  int             `json:"prompt_tokens,omitempty"`
+	OutputTokens  int             `json:"output_tokens,omitempty"`
+	Cost          *float64        `json:"cost"` // null when no price is known
+	Currency      string          `json:"currency,omitempty"`
+	FrameList     *FrameList      `json:"frame_list,omitempty"`
+	Problems      []media.Problem `json:"problems"`
+	Reason        string          `json:"reason,omitempty"` // why skipped
+	Error         string          `json:"error,omitempty"`  // why failed
+	Stage         string          `json:"stage,omitempty"`  // where it failed
+
+	Info  media.Info        `json:"-"`
+	Image *tokens.ImagePlan `json:"-"`
+	Video *tokens.FramePlan `json:"-"`
+	In    Input             `json:"-"`
+}
+
+// FrameList is a video estimated as the list of frames vision sends.
+type FrameList struct {
+	Frames      int     `json:"frames"`
+	Width       int     `json:"width"`
+	Height      int     `json:"height"`
+	SampleFPS   float64 `json:"sample_fps"`
+	Tokens      int     `json:"tokens"`
+	InputTokens int     `json:"input_tokens"`
+}
+
+// Summary totals an estimate run.
+type Summary struct {
+	Files          int            `json:"files"`
+	OK             int            `json:"ok"`
+	Skipped        int            `json:"skipped"`
+	Failed         int            `json:"failed"`
+	Images         int            `json:"images"`
+	Videos         int            `json:"videos"`
+	Tokens         int            `json:"tokens"`
+	InputTokens    int            `json:"input_tokens"`
+	OutputTokens   int            `json:"output_tokens"`
+	Cost           float64        `json:"cost"`
+	Currency       string         `json:"currency,omitempty"`
+	CostComplete   bool           `json:"cost_complete"` // false when some file had no known price
+	PromptApprox   bool           `json:"prompt_tokens_approximate,omitempty"`
+	Problems       int            `json:"problems"` // errors (and warnings with Strict)
+	Warnings       int            `json:"warnings"`
+	ProblemsByCode map[string]int `json:"problems_by_code"`
+}
+
+// add counts one estimate into the totals.
+func (s *Summary) add(e Estimate, strict bool) {
+	s.Files++
+	switch e.Status {
+	case StatusOK:
+		s.OK++
+	case StatusSkipped:
+		s.Skipped++
+	case StatusFailed:
+		s.Failed++
+	}
+	switch e.Kind {
+	case media.KindImage:
+		s.Images++
+	case media.KindVideo:
+		s.Videos++
+	}
+	if e.Status == StatusOK {
+		s.Tokens += e.Tokens
+		s.InputTokens += e.InputTokens
+		s.OutputTokens += e.OutputTokens
+		if e.Cost != nil {
+			s.Cost += *e.Cost
+			if s.Currency == "" {
+				s.Currency = e.Currency
+			} else if s.Currency != e.Currency {
+				s.CostComplete = false
+			}
+		} else {
+			s.CostComplete = false
+		}
+	}
+	if e.PromptTokens > 0 {
+		s.PromptApprox = true
+	}
+	for _, p := range e.Problems {
+		if s.ProblemsByCode == nil {
+			s.ProblemsByCode = map[string]int{}
+		}
+		s.ProblemsByCode[p.Code]++
+		if p.Severity == media.SeverityError || strict {
+			s.Problems++
+		} else {
+			s.Warnings++
+		}
+	}
+}
+
+// Codes lists problem codes in a stable order, most frequent first.
+func (s Summary) Codes() []string {
+	codes := make([]string, 0, len(s.ProblemsByCode))
+	for c := range s.ProblemsByCode {
+		codes = append(codes, c)
+	}
+	sort.Slice(codes, func(i, j int) bool {
+		a, b := s.ProblemsByCode[codes[i]], s.ProblemsByCode[codes[j]]
+		if a != b {
+			return a > b
+		}
+		return codes[i] < codes[j]
+	})
+	return codes
+}
+
+// EstimateFiles expands args, probes every file from its headers, plans it
+// for the model and calls emit with one Estimate per file, in input order.
+// It never decodes pixels and never sends anything.
+func EstimateFiles(ctx context.Context, cfg Config, args []string, emit func(Estimate) error) (Summary, error) {
+	return EstimateInputsFromArgs(ctx, cfg, args, os.Stdin, emit)
+}
+
+// EstimateInputsFromArgs is EstimateFiles reading "-" paths from stdin.
+func EstimateInputsFromArgs(ctx context.Context, cfg Config, args []string, stdin io.Reader, emit func(Estimate) error) (Summary, error) {
+	inputs, err := Expand(ctx, args, stdin)
+	if err != nil {
+		return Summary{}, err
+	}
+	return EstimateInputs(ctx, cfg, inputs, emit)
+}
+
+// EstimateInputs is EstimateFiles for inputs already expanded.
+func EstimateInputs(ctx context.Context, cfg Config, inputs []Input, emit func(Estimate) error) (Summary, error) {
+	sum := Summary{CostComplete: true}
+	prompt := PromptTokens(cfg.Prompt)
+	err := forEachOrdered(ctx, len(inputs), cfg.probeWorkers(),
+		func(ctx context.Context, i int) Estimate { return estimateOne(ctx, cfg, inputs[i], prompt) },
+		func(e Estimate) error {
+			sum.add(e, cfg.Strict)
+			return emit(e)
+		})
+	return sum, err
+}
+
+// estimateOne probes and plans one input. Every outcome is a record.
+func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Estimate {
+	e := Estimate{Path: in.Path, In: in, Status: StatusOK, Problems: []media.Problem{}}
+	switch {
+	case in.Err != nil:
+		return failed(e, "walk", in.Err, "file.unreadable", "check the path and its permissions")
+	case in.Skip != "":
+		e.Status, e.Kind, e.Reason = StatusSkipped, media.KindOther, in.Skip
+		return e
+	}
+	info, err := media.Probe(ctx, in.Path)
+	e.Info, e.Kind, e.Format, e.Bytes = info, info.Kind, info.Format, info.Bytes
+	if err != nil {
+		switch {
+		case errors.Is(err, media.ErrNotMedia):
+			e.Status, e.Kind = StatusSkipped, media.KindOther
+			e.Reason = "not an image or video"
+			if info.Format != "" {
+				e.Reason = fmt.Sprintf("not an image or video (%s)", info.Format)
+			}
+			return e
+		case errors.Is(err, media.ErrEmpty):
+			return failed(e, "probe", err, "file.empty", "the file is empty: re-export or remove it")
+		case errors.Is(err, media.ErrCorrupt):
+			return failed(e, "probe", err, "file.corrupt", "the file is corrupt or truncated: re-export or re-download it")
+		case errors.Is(err, media.ErrUnsupported):
+			return failed(e, "probe", err, "file.unsupported", "convert it to JPEG or PNG (images) or MP4 (videos)")
+		case ctx.Err() != nil:
+			return failed(e, "probe", ctx.Err(), "run.interrupted", "run again")
+		}
+		return failed(e, "probe", err, "file.unreadable", "check the file and its permissions")
+	}
+	e.Width, e.Height = info.Width, info.Height
+	switch info.Kind {
+	case media.KindImage:
+		estimateImage(cfg, &e)
+	case media.KindVideo:
+		estimateVideo(cfg, &e)
+	}
+	if e.Status != StatusOK {
+		return e
+	}
+	e.PromptTokens = promptTokens
+	e.InputTokens += promptTokens
+	e.OutputTokens = cfg.OutputTokens
+	c := cfg.prices().Cost(cfg.Model, cfg.region(), e.InputTokens, e.OutputTokens)
+	if c.Known {
+		total := c.Total
+		e.Cost, e.Currency = &total, c.Currency
+	}
+	return e
+}
+
+func estimateImage(cfg Config, e *Estimate) {
+	e.Problems = append(e.Problems, media.ValidateImage(e.Info, cfg.Spec, cfg.Image, cfg.transport())...)
+	p, err := tokens.PlanImage(e.Info.Width, e.Info.Height, cfg.Spec, cfg.Image)
+	if err != nil {
+		// ValidateImage already names the limit (ratio, zero side); the
+		// item cannot be sent as it is.
+		e.Status, e.Stage, e.Error = StatusFailed, "plan", trimTokens(err)
+		return
+	}
+	e.Image = &p
+	e.ResizedWidth, e.ResizedHeight, e.Tokens, e.InputTokens = p.ResizedWidth, p.ResizedHeight, p.Tokens, p.InputTokens
+	if media.HasErrors(e.Problems) && !fixable(e.Problems) {
+		e.Status, e.Stage, e.Error = StatusFailed, "validate", e.Problems[0].Message
+	}
+}
+
+func estimateVideo(cfg Config, e *Estimate) {
+	info := e.Info
+	e.DurationS, e.SourceFPS = info.Duration, info.FPS
+	p, err := tokens.PlanVideo(tokens.VideoSource{Width: info.Width, Height: info.Height, Frames: info.Frames, FPS: info.FPS}, cfg.Spec, cfg.Video)
+	var plan *tokens.FramePlan
+	if err == nil {
+		plan = &p
+	}
+	e.Problems = append(e.Problems, media.ValidateVideo(info, cfg.Spec, plan, cfg.transport())...)
+	if err != nil {
+		e.Status, e.Stage, e.Error = StatusFailed, "plan", trimTokens(err)
+		return
+	}
+	e.Video = plan
+	e.Frames, e.SampleFPS = p.Frames, p.SampleFPS
+	e.ResizedWidth, e.ResizedHeight, e.Tokens, e.InputTokens = p.ResizedWidth, p.ResizedHeight, p.Tokens, p.InputTokens
+	// The frames vision extracts are already at the planned size; sent as a
+	// list, the server re-plans them as an image list.
+	fl, err := tokens.PlanImageList(p.ResizedWidth, p.ResizedHeight, p.Frames, cfg.Spec, tokens.VideoOptions{FPS: p.SampleFPS, TotalPixels: cfg.Video.TotalPixels, MinPixels: cfg.Video.MinPixels, MaxPixels: cfg.Video.MaxPixels})
+	if err == nil {
+		e.FrameList = &FrameList{Frames: fl.Frames, Width: fl.ResizedWidth, Height: fl.ResizedHeight, SampleFPS: p.SampleFPS, Tokens: fl.Tokens, InputTokens: fl.InputTokens}
+	}
+	if media.HasErrors(e.Problems) && !fixable(e.Problems) {
+		e.Status, e.Stage, e.Error = StatusFailed, "validate", e.Problems[0].Message
+	}
+}
+
+// fixable reports whether every error problem is one vision fixes itself
+// (re-encoding, resizing, sending frames), so the file can still be sent.
+func fixable(ps []media.Problem) bool {
+	for _, p := range ps {
+		if p.Severity == media.SeverityError && !p.Fixable() {
+			return false
+		}
+	}
+	return true
+}
+
+func failed(e Estimate, stage string, err error, code, fix string) Estimate {
+	e.Status, e.Stage, e.Error = StatusFailed, stage, err.Error()
+	e.Problems = append(e.Problems, media.Problem{Code: code, Severity: media.SeverityError, Path: e.Path, Message: fmt.Sprintf("%s: %v", e.Path, err), Fix: fix})
+	return e
+}
+
+func trimTokens(err error) string {
+	s := err.Error()
+	if len(s) > 8 && s[:8] == "tokens: " {
+		return s[8:]
+	}
+	return s
+}
