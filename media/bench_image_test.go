@@ -140,6 +140,13 @@ func BenchmarkPrepare12MP(b *testing.B) {
 			}
 		}
 	})
+	b.Run("serial-go-only", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := PrepareImage(ctx, p, info, plan, EncodeOptions{NoFFmpeg: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("per-core", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

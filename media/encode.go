@@ -35,6 +35,7 @@ type EncodeOptions struct {
 	Quality   int    // JPEG quality 1–100; 0 means DefaultQuality
 	MaxPixels int    // decode limit (0: DefaultMaxPixels)
 	Reencode  bool   // never send the original bytes
+	NoFFmpeg  bool   // never hand large JPEGs to ffmpeg's scaler (see fastShrinkFactor)
 
 	// The size limit of the transport: MaxBytes bounds the encoded file,
 	// MaxDataURL the length of its data URL. 0 means no limit.
@@ -103,6 +104,20 @@ func PrepareImage(ctx context.Context, path string, info Info, plan tokens.Image
 			}
 			notes = append(notes, "original file is over "+o.limitText()+"; re-encoded")
 		}
+	}
+	if useFFmpegScaler(info, plan) && !o.NoFFmpeg && info.CodedWidth*info.CodedHeight <= maxPixelsOr(o.MaxPixels) {
+		if img, err := scaleWithFFmpeg(ctx, path, info, plan); err == nil {
+			p, err := encodeFit(img, o)
+			if err != nil {
+				return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
+			}
+			p.Width, p.Height, p.Reencoded = plan.ResizedWidth, plan.ResizedHeight, true
+			p.Notes = append(notes, p.Notes...)
+			return p, nil
+		} else if ctx.Err() != nil {
+			return Prepared{}, fmt.Errorf("prepare %s: %w", path, ctx.Err())
+		}
+		// ffmpeg could not read it: the Go decoder below says why, or copes.
 	}
 	img, fresh, err := decodeCoded(path, info, o.MaxPixels)
 	if err != nil {
@@ -219,4 +234,11 @@ func encodePNG(img image.Image) ([]byte, error) {
 		return nil, fmt.Errorf("encode png: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+func maxPixelsOr(n int) int {
+	if n > 0 {
+		return n
+	}
+	return DefaultMaxPixels
 }

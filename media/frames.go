@@ -130,20 +130,20 @@ func extractFrames(ctx context.Context, path string, info Info, plan tokens.Fram
 	return col.frames, err
 }
 
-// Auto-mode cost model, in units of "one frame decoded": a seek costs
-// ffmpeg's start-up (seekOverheadFrames, measured at 1080p on 2 cores)
-// plus on average half a GOP of decoding; a pass costs every frame up to
-// the last planned one.
+// Auto-mode cost model, in units of "one frame decoded": a seek group costs
+// ffmpeg's start-up (seekOverheadFrames, about 50 ms at 1080p on 2 cores)
+// plus the frames from its keyframe to its last target (seekCost); a pass
+// costs every frame up to the last planned one.
 const (
 	autoScanMinFrames  = 1500 // shorter spans always use a pass: no scan needed
 	seekOverheadFrames = 20
 )
 
-// chooseMode implements ExtractAuto: a single pass unless the planned
-// frames are sparse enough that seeking to each is expected to cost under
-// half as much, i.e. n·(GOP/2 + 20) ≤ (last+1)/2 with GOP the file's average
-// keyframe distance read from its packets. Spans under 1,500 frames always
-// decode in one pass. A file whose packets cannot be listed uses a pass.
+// chooseMode implements ExtractAuto: a single pass unless seeking is
+// expected to cost under half as much, i.e. seekCost ≤ (last+1)/2, computed
+// from the file's real keyframe positions (read from its packets). Spans
+// under 1,500 frames always decode in one pass, and so does a file whose
+// packets cannot be listed.
 func chooseMode(ctx context.Context, url string, targets []int) (ExtractMode, frameTimes, error) {
 	last := targets[len(targets)-1]
 	if last+1 < autoScanMinFrames {
@@ -156,8 +156,7 @@ func chooseMode(ctx context.Context, url string, targets []int) (ExtractMode, fr
 		}
 		return ExtractPass, frameTimes{}, nil
 	}
-	seek := float64(len(targets)) * (ft.gop()/2 + seekOverheadFrames)
-	if seek <= float64(last+1)/2 {
+	if last < len(ft.PTS) && seekCost(ft, targets) <= float64(last+1)/2 {
 		return ExtractSeek, ft, nil
 	}
 	return ExtractPass, ft, nil
@@ -179,22 +178,88 @@ func extractPass(ctx context.Context, base ffmpegJob, targets []int, col *collec
 	return nil
 }
 
-// extractSeek runs one accurate-seek ffmpeg per target, workers at a time.
+// extractSeek runs one accurate-seek ffmpeg per group of targets that
+// share a keyframe (seekGroups), workers at a time: each seeks to just
+// before its first target, decodes from the keyframe, and keeps the group's
+// frames by their number counted from the first.
 func extractSeek(ctx context.Context, base ffmpegJob, ft frameTimes, targets []int, col *collector, workers int) error {
+	if last := targets[len(targets)-1]; last >= len(ft.PTS) {
+		return fmt.Errorf("%w: frame %d (the video has %d)", ErrFrameMissing, last, len(ft.PTS))
+	}
+	groups := seekGroups(ft, targets)
+	order := make([]int, len(groups))
+	for g := range order {
+		order[g] = g
+	}
 	base.DecThreads = max(1, runtime.GOMAXPROCS(0)/workers)
-	return forEach(ctx, targets, workers, func(ctx context.Context, i int) error {
-		if i >= len(ft.PTS) {
-			return fmt.Errorf("%w: frame %d (the video has %d)", ErrFrameMissing, i, len(ft.PTS))
-		}
+	return forEach(ctx, order, workers, func(ctx context.Context, g int) error {
+		group := groups[g]
+		first := group[0]
 		j := base
-		j.MaxFrames = 1
-		if i > 0 {
+		j.MaxFrames = len(group)
+		if first > 0 {
 			// Midway between the frame and the one before: ffmpeg drops
-			// frames earlier than this, so frame i is the first it keeps.
-			j.SeekSet, j.Seek = true, (ft.PTS[i-1]+ft.PTS[i])/2
+			// frames earlier than this, so the first it keeps is first.
+			j.SeekSet, j.Seek = true, (ft.PTS[first-1]+ft.PTS[first])/2
 		}
-		return seekOne(ctx, j, Frame{Index: i, TimeS: ft.PTS[i]}, col)
+		if len(group) > 1 {
+			rel := make([]int, len(group))
+			for k, i := range group {
+				rel[k] = i - first
+			}
+			j.Select = selectFrames(rel)
+		}
+		n, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
+			return col.put(Frame{Index: group[k], TimeS: ft.PTS[group[k]], Data: f.Data})
+		})
+		if err != nil {
+			return fmt.Errorf("frames from %d at %.3fs: %w", first, ft.PTS[first], err)
+		}
+		if n < len(group) {
+			return fmt.Errorf("%w: frame %d at %.3fs", ErrFrameMissing, group[n], ft.PTS[group[n]])
+		}
+		return nil
 	})
+}
+
+// seekGroups splits ascending targets into runs that follow the same
+// keyframe: one seek and one decode from that keyframe serve a whole run.
+func seekGroups(ft frameTimes, targets []int) [][]int {
+	keys := ft.keyframes()
+	var groups [][]int
+	prev := -2
+	for _, i := range targets {
+		k := keyBefore(keys, i)
+		if k == prev {
+			groups[len(groups)-1] = append(groups[len(groups)-1], i)
+			continue
+		}
+		groups, prev = append(groups, []int{i}), k
+	}
+	return groups
+}
+
+// keyBefore is the last keyframe at or before frame i (-1: none).
+func keyBefore(keys []int, i int) int {
+	k, found := slices.BinarySearch(keys, i)
+	if found {
+		return i
+	}
+	if k == 0 {
+		return -1
+	}
+	return keys[k-1]
+}
+
+// seekCost is the decode work of extractSeek in frames: for each group,
+// the frames from its keyframe to its last target, plus ffmpeg's start-up.
+func seekCost(ft frameTimes, targets []int) float64 {
+	keys := ft.keyframes()
+	cost := 0.0
+	for _, g := range seekGroups(ft, targets) {
+		cost += float64(g[len(g)-1]-max(keyBefore(keys, g[0]), 0)+1) + seekOverheadFrames
+	}
+	return cost
 }
 
 // seekOne runs j, which must give exactly one frame, and files it as f.

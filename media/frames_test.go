@@ -405,3 +405,20 @@ func TestContactSheet(t *testing.T) {
 		t.Error("frame without data: no error")
 	}
 }
+
+func TestSeekGroups(t *testing.T) {
+	// 12 frames, keyframes at 0, 4 and 8.
+	ft := frameTimes{PTS: make([]float64, 12), Key: make([]bool, 12)}
+	for i := range ft.PTS {
+		ft.PTS[i], ft.Key[i] = float64(i)/10, i%4 == 0
+	}
+	got := seekGroups(ft, []int{1, 3, 4, 9, 10, 11})
+	want := [][]int{{1, 3}, {4}, {9, 10, 11}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("seekGroups = %v, want %v", got, want)
+	}
+	// Frames 0–3, 4, 8–11, each group plus 20 for ffmpeg's start-up.
+	if c, want := seekCost(ft, []int{1, 3, 4, 9, 10, 11}), float64(4+1+4+3*seekOverheadFrames); c != want {
+		t.Errorf("seekCost = %g, want %g", c, want)
+	}
+}

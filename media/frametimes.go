@@ -30,15 +30,6 @@ func (ft frameTimes) keyframes() []int {
 	return ks
 }
 
-// gop is the average distance between keyframes, in frames.
-func (ft frameTimes) gop() float64 {
-	k := len(ft.keyframes())
-	if k == 0 {
-		return float64(len(ft.PTS))
-	}
-	return float64(len(ft.PTS)) / float64(k)
-}
-
 // frameScanArgs list the first video stream's packet timestamps and flags.
 func frameScanArgs(url string) []string {
 	return []string{"-v", "error", "-select_streams", "V:0",
