@@ -46,8 +46,15 @@ func ValidateVideo(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Transp
 
 	framesFit := plan != nil && plan.Frames <= spec.ImageListMax && plan.Frames >= spec.ImageListMin
 	if spec.VideoMinSeconds > 0 && info.Duration < spec.VideoMinSeconds {
-		add("video.too_short", SeverityError, fmt.Sprintf("use a clip of at least %gs", spec.VideoMinSeconds),
-			"lasts %.2fs, under the API's minimum of %gs for a video", info.Duration, spec.VideoMinSeconds)
+		// The minimum is for video files; vision sends frame lists, which
+		// need only ImageListMin frames (seed 001 line 2254).
+		if framesFit {
+			add("video.too_short", SeverityWarning, fmt.Sprintf("none needed: vision sends it as a list of its %d sampled frames (lists need at least %d)", plan.Frames, spec.ImageListMin),
+				"lasts %.2fs, under the API's minimum of %gs for a video file", info.Duration, spec.VideoMinSeconds)
+		} else {
+			add("video.too_short", SeverityError, fmt.Sprintf("use a clip of at least %gs", spec.VideoMinSeconds),
+				"lasts %.2fs, under the API's minimum of %gs for a video", info.Duration, spec.VideoMinSeconds)
+		}
 	}
 	if spec.VideoMaxSeconds > 0 && info.Duration > spec.VideoMaxSeconds {
 		fix := "use --start/--end or a shorter clip"

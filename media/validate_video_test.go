@@ -52,7 +52,8 @@ func TestValidateVideoLimits(t *testing.T) {
 	}{
 		{"ok", base, plan(120), TransportBase64, nil, ""},
 		{"not a video", Info{Kind: KindImage}, nil, TransportBase64, nil, ""},
-		{"too short", with(func(i *Info) { i.Duration = 1.5 }), plan(4), TransportBase64, []string{"video.too_short"}, "at least 2s"},
+		{"too short, frames fit", with(func(i *Info) { i.Duration = 1.5 }), plan(4), TransportBase64, []string{"video.too_short"}, "sends it as a list"},
+		{"too short, too few frames", with(func(i *Info) { i.Duration = 1.5 }), plan(2), TransportBase64, []string{"video.too_short", "video.frames_too_few"}, "at least 2s"},
 		{"too long, frames fit", with(func(i *Info) { i.Duration = 3601 }), plan(2000), TransportURL, []string{"video.too_long"}, "sends it as the list"},
 		{"too long, too many frames", with(func(i *Info) { i.Duration = 3601 }), plan(2002), TransportURL, []string{"video.too_long", "video.frames_too_many"}, "--start/--end"},
 		{"too few frames", base, plan(2), TransportBase64, []string{"video.frames_too_few"}, "--fps"},

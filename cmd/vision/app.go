@@ -20,6 +20,7 @@ func commands() []*cli.Command {
 		estimateCommand(),
 		checkCommand(),
 		resizeCommand(),
+		framesCommand(),
 		askCommand(),
 	}
 }

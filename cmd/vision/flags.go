@@ -67,11 +67,15 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 		cfg.Video.End = &v
 	}
 	switch cfg.Region {
+	case "":
+		cfg.Region = "intl"
 	case "intl", "us", "cn", "hk":
 	default:
 		return cfg, usagef("--region %q: want intl, us, cn or hk", cfg.Region)
 	}
 	switch cfg.Transport {
+	case "":
+		cfg.Transport = media.TransportBase64
 	case media.TransportBase64, media.TransportPath, media.TransportURL:
 	default:
 		return cfg, usagef("--transport %q: want base64, path or url", cfg.Transport)
