@@ -220,9 +220,24 @@ func PlanFrameFolder(ctx context.Context, cfg Config, dir string) (tokens.FrameP
 	if err != nil {
 		return tokens.FramePlan{}, 0, err
 	}
+	// A folder written by ExtractFiles lists its frames in manifest.json;
+	// anything else there (the contact sheet) is not a frame.
+	listed := map[string]bool{}
+	if data, err := os.ReadFile(filepath.Join(dir, "manifest.json")); err == nil {
+		var m Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			return tokens.FramePlan{}, 0, fmt.Errorf("read %s: %w", filepath.Join(dir, "manifest.json"), err)
+		}
+		for _, f := range m.Frames {
+			listed[f.File] = true
+		}
+	}
 	var w, h, n int
 	for _, in := range inputs {
 		if in.Err != nil || in.Skip != "" || filepath.Dir(in.Path) != filepath.Clean(dir) {
+			continue
+		}
+		if len(listed) > 0 && !listed[filepath.Base(in.Path)] {
 			continue
 		}
 		info, err := media.Probe(ctx, in.Path)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/qwen-vision/vision/media"
 	"github.com/qwen-vision/vision/pipeline"
+	"github.com/qwen-vision/vision/tokens"
 	"github.com/urfave/cli/v2"
 )
 
@@ -22,8 +23,15 @@ func estimateCommand() *cli.Command {
 			"as one request. Non-media files are listed as skipped with the reason. Nothing is uploaded.\n\n" +
 			"   vision estimate ~/Pictures/scans --prompt 'qwenvl markdown' --output-tokens 800\n" +
 			"   vision estimate --model qwen-vl-max --json clips/ | jq .cost",
-		Flags:  append(mediaFlags(), costFlags()...),
-		Action: func(c *cli.Context) error { return runEstimate(c, false) },
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "as-frames", Usage: "estimate each folder as one video given as the list of the images in it (frames extracted before)"},
+		}, append(mediaFlags(), costFlags()...)...),
+		Action: func(c *cli.Context) error {
+			if c.Bool("as-frames") {
+				return runEstimateFrames(c)
+			}
+			return runEstimate(c, false)
+		},
 	}
 }
 
@@ -168,4 +176,82 @@ func writeSummary(w io.Writer, s pipeline.Summary, quiet bool) {
 		}
 		fmt.Fprintf(w, "problems: %d, warnings: %d: %s\n", s.Problems, s.Warnings, strings.Join(parts, ", "))
 	}
+}
+
+// frameListRow is one folder estimated as a frame list.
+type frameListRow struct {
+	Path          string   `json:"path"`
+	Status        string   `json:"status"`
+	Kind          string   `json:"kind"`
+	Images        int      `json:"images"`
+	Width         int      `json:"width,omitempty"`
+	Height        int      `json:"height,omitempty"`
+	ResizedWidth  int      `json:"resized_width,omitempty"`
+	ResizedHeight int      `json:"resized_height,omitempty"`
+	Frames        int      `json:"frames,omitempty"`
+	Tokens        int      `json:"tokens"`
+	InputTokens   int      `json:"input_tokens"`
+	Cost          *float64 `json:"cost"`
+	Currency      string   `json:"currency,omitempty"`
+	Error         string   `json:"error,omitempty"`
+}
+
+// runEstimateFrames prices each folder argument as one frame list.
+func runEstimateFrames(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usagef("estimate --as-frames: give at least one folder of frames")
+	}
+	cfg, err := pipelineConfig(c)
+	if err != nil {
+		return err
+	}
+	out := c.App.Writer
+	enc := json.NewEncoder(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	if !c.Bool("json") {
+		fmt.Fprintln(tw, "FOLDER\tIMAGES\tSIZE\tRESIZED\tFRAMES\tTOKENS\tINPUT\tCOST\tSTATUS")
+	}
+	failed := false
+	prices := cfg.Prices
+	if prices.Prices == nil {
+		prices = tokens.DefaultPrices()
+	}
+	for _, dir := range c.Args().Slice() {
+		row := frameListRow{Path: dir, Status: pipeline.StatusOK, Kind: "frame_list"}
+		p, n, err := pipeline.PlanFrameFolder(c.Context, cfg, dir)
+		row.Images = n
+		if err == nil && (n < cfg.Spec.ImageListMin || cfg.Spec.ImageListMax > 0 && n > cfg.Spec.ImageListMax) {
+			err = fmt.Errorf("%d images; a frame list on this model takes %d to %d", n, cfg.Spec.ImageListMin, cfg.Spec.ImageListMax)
+		}
+		if err != nil {
+			row.Status, row.Error, failed = pipeline.StatusFailed, err.Error(), true
+		} else {
+			row.Width, row.Height, row.ResizedWidth, row.ResizedHeight = p.Width, p.Height, p.ResizedWidth, p.ResizedHeight
+			row.Frames, row.Tokens = p.Frames, p.Tokens
+			row.InputTokens = p.InputTokens + pipeline.PromptTokens(cfg.Prompt)
+			if cost := prices.Cost(cfg.Model, cfg.Region, row.InputTokens, cfg.OutputTokens); cost.Known {
+				row.Cost, row.Currency = &cost.Total, cost.Currency
+			}
+		}
+		if c.Bool("json") {
+			if err := enc.Encode(row); err != nil {
+				return err
+			}
+			continue
+		}
+		cost := "-"
+		if row.Cost != nil {
+			cost = formatCost(*row.Cost, row.Currency)
+		}
+		status := row.Status
+		if row.Error != "" {
+			status += ": " + row.Error
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%dx%d\t%dx%d\t%d\t%d\t%d\t%s\t%s\n", row.Path, row.Images, row.Width, row.Height, row.ResizedWidth, row.ResizedHeight, row.Frames, row.Tokens, row.InputTokens, cost, status)
+	}
+	tw.Flush()
+	if failed {
+		return errItemsFailed
+	}
+	return nil
 }

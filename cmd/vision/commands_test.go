@@ -285,3 +285,24 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// TestEstimateFramesFolder: frames written by `vision frames` estimate, as a
+// frame list, to the same tokens as the video they came from.
+func TestEstimateFramesFolder(t *testing.T) {
+	out := t.TempDir()
+	video := filepath.Join(videos, "cfr_h264.mp4")
+	if code, _, errOut := runCLI(t, "frames", video, "-o", out, "--contact-sheet"); code != 0 {
+		t.Fatalf("frames: %d %s", code, errOut)
+	}
+	_, vout, _ := runCLI(t, "estimate", "--json", video)
+	_, fout, ferr := runCLI(t, "estimate", "--as-frames", "--json", filepath.Join(out, "cfr_h264.mp4"))
+	v, f := jsonLines(t, vout)[0], jsonLines(t, fout)
+	if len(f) != 1 || f[0]["status"] != "ok" {
+		t.Fatalf("as-frames: %s %s", fout, ferr)
+	}
+	for _, k := range []string{"frames", "resized_width", "resized_height", "tokens"} {
+		if num(v, k) != num(f[0], k) {
+			t.Errorf("%s: video %d, frame folder %d", k, num(v, k), num(f[0], k))
+		}
+	}
+}
