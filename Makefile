@@ -22,8 +22,8 @@ bench: build
 	scripts/bench.sh
 
 fuzz:
-	$(GO) test ./tokens -run '^$$' -fuzz FuzzSmartResize -fuzztime 30s
-	$(GO) test ./media -run '^$$' -fuzz FuzzProbeImage -fuzztime 30s
+	$(GO) test ./tokens -run '^$$' -fuzz FuzzSmartResize -fuzztime 30s -fuzzminimizetime 2s
+	$(GO) test ./media -run '^$$' -fuzz FuzzProbeImage -fuzztime 30s -fuzzminimizetime 2s
 
 demo: build
 	scripts/demo.sh $(BIN)
