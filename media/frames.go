@@ -21,7 +21,10 @@ type ExtractMode string
 
 // The extraction modes.
 const (
-	// ExtractAuto picks pass or seek by the rule documented on chooseMode.
+	// ExtractAuto seeks when the file's keyframes (read from its packets)
+	// make seeking cost at most 3/4 of a pass — sparse frames in a long
+	// video with short GOPs — and otherwise decodes in one pass. Spans
+	// under 1,500 frames always use a pass.
 	ExtractAuto ExtractMode = "auto"
 	// ExtractPass decodes the video once, start to last planned frame, and
 	// keeps the planned frames by decode-order number: exact for any file.
@@ -137,16 +140,23 @@ func extractFrames(ctx context.Context, path string, info Info, plan tokens.Fram
 const (
 	autoScanMinFrames  = 1500 // shorter spans always use a pass: no scan needed
 	seekOverheadFrames = 20
+	// seekShare is the largest seek cost, as a share of the pass cost, for
+	// which auto seeks. Measured wall time follows the cost closely (10-min
+	// 1080p, 250-frame GOPs, 64 frames: cost 0.62, time 0.57 of a pass);
+	// the margin covers the scan and I-frames costing more than P-frames.
+	seekShare = 0.75
 )
 
 // chooseMode implements ExtractAuto: a single pass unless seeking is
-// expected to cost under half as much, i.e. seekCost ≤ (last+1)/2, computed
-// from the file's real keyframe positions (read from its packets). Spans
-// under 1,500 frames always decode in one pass, and so does a file whose
-// packets cannot be listed.
+// expected to cost at most 3/4 as much, i.e. seekCost ≤ 0.75·(last+1),
+// computed from the file's real keyframe positions (read from its packets).
+// Spans under 1,500 frames always decode in one pass, as do plans whose
+// start-up costs alone exceed that (dense plans: no scan is made), and
+// files whose packets cannot be listed.
 func chooseMode(ctx context.Context, url string, targets []int) (ExtractMode, frameTimes, error) {
 	last := targets[len(targets)-1]
-	if last+1 < autoScanMinFrames {
+	limit := seekShare * float64(last+1)
+	if last+1 < autoScanMinFrames || float64(len(targets))*seekOverheadFrames > limit {
 		return ExtractPass, frameTimes{}, nil
 	}
 	ft, err := scanFrames(ctx, url)
@@ -156,7 +166,7 @@ func chooseMode(ctx context.Context, url string, targets []int) (ExtractMode, fr
 		}
 		return ExtractPass, frameTimes{}, nil
 	}
-	if last < len(ft.PTS) && seekCost(ft, targets) <= float64(last+1)/2 {
+	if last < len(ft.PTS) && seekCost(ft, targets) <= limit {
 		return ExtractSeek, ft, nil
 	}
 	return ExtractPass, ft, nil
