@@ -13,8 +13,8 @@ dir=${BENCH_DIR:-$(mktemp -d)}
 [ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$dir"' EXIT
 go build -o "$dir/benchframes" ./scripts/benchframes
 
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
+now() { date +%s%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 # timed LABEL CMD...: run CMD, print its wall time.
 timed() {
 	label=$1
