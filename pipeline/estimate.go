@@ -38,6 +38,7 @@ type Estimate struct {
 	Tokens        int             `json:"tokens"`       // visual tokens (image_tokens / video_tokens)
 	InputTokens   int             `json:"input_tokens"` // visual + markers + prompt
 	PromptTokens  int             `json:"prompt_tokens,omitempty"`
+	PromptApprox  bool            `json:"prompt_tokens_approximate,omitempty"` // PromptTokens is an estimate
 	OutputTokens  int             `json:"output_tokens,omitempty"`
 	Cost          *float64        `json:"cost"` // null when no price is known
 	Currency      string          `json:"currency,omitempty"`
@@ -219,6 +220,7 @@ func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Es
 		return e
 	}
 	e.PromptTokens = promptTokens
+	e.PromptApprox = promptTokens > 0
 	e.InputTokens += promptTokens
 	e.OutputTokens = cfg.OutputTokens
 	c := cfg.prices().Cost(cfg.Model, cfg.region(), e.InputTokens, e.OutputTokens)
