@@ -4,4 +4,16 @@
 //
 // It is the only package that knows every stage. It never prints and never
 // exits: callers get values, events through hooks, and errors.
+//
+// # Batch runs
+//
+// [Run] is `vision run`: expand → shard → hash, probe and plan everything
+// (headers only) → [Plan] hook → cost gate and confirmation → dry run, or
+// prepare on bounded workers and send with a fixed number of requests in
+// flight, paced by a [Limiter] (requests and estimated tokens per minute,
+// one shared pause on 429; see [PaceAttempts] for pacing the client's own
+// retries). One goroutine appends every input's [Record] to the [Journal]
+// and writes the preset's outputs atomically; Ctrl-C stops launching,
+// waits a grace period, then records what is left. --resume skips items
+// already ok with the same content hash and settings.
 package pipeline

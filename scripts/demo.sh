@@ -24,3 +24,12 @@ step "$bin" check testdata/images/ratio_201.png testdata/images/png_named.jpg te
 step "$bin" resize testdata/images/orient6.jpg testdata/images/cmyk.jpg -o "$out/resized"
 step "$bin" frames testdata/video/cfr_h264.mp4 -o "$out/frames" --contact-sheet
 step "$bin" ask --dry-run testdata/images/orient6.jpg -p "What is in this picture?"
+
+# The batch pipeline, planned and rendered without sending anything: every
+# bundled image, video and PDF page becomes a request body in a temp folder.
+# Exit 3 is expected: the bundled media include corrupt and over-limit files.
+demo_out=$(mktemp -d)
+trap 'rm -rf "$demo_out"' EXIT
+printf '\n\033[1m$ %s\033[0m\n' "$bin run testdata/images testdata/video testdata/pdf --preset ocr -o $demo_out/results.jsonl --dry-run"
+"$bin" run testdata/images testdata/video testdata/pdf --preset ocr -o "$demo_out/results.jsonl" --dry-run || [ $? -eq 3 ]
+ls "$demo_out/results.jsonl.requests" | head -5

@@ -22,6 +22,7 @@ func commands() []*cli.Command {
 		resizeCommand(),
 		framesCommand(),
 		askCommand(),
+		runCommand(),
 	}
 }
 

@@ -33,8 +33,9 @@ func apiKey(c *cli.Context) (string, error) {
 	return strings.TrimSpace(os.Getenv("DASHSCOPE_API_KEY")), nil
 }
 
-// newClient builds the DashScope client from flags and the environment.
-func newClient(c *cli.Context, dryRun bool) (*dashscope.Client, error) {
+// newClient builds the DashScope client from flags and the environment;
+// extra options are applied last (and so win).
+func newClient(c *cli.Context, dryRun bool, extra ...dashscope.Option) (*dashscope.Client, error) {
 	key, err := apiKey(c)
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func newClient(c *cli.Context, dryRun bool) (*dashscope.Client, error) {
 			fmt.Fprintf(stderr, "vision: retrying in %s (attempt %d): %v\n", r.Delay.Round(100_000_000), r.Attempt, r.Err)
 		}))
 	}
-	client, err := dashscope.NewClient(key, opts...)
+	client, err := dashscope.NewClient(key, append(opts, extra...)...)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -1,0 +1,258 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/qwen-vision/vision/media"
+	"github.com/qwen-vision/vision/tokens"
+)
+
+// Actions a plan gives an input.
+const (
+	ActionSend   = "send"   // requests will be sent
+	ActionSkip   = "skip"   // recorded as skipped (not media, excluded by the preset…)
+	ActionFail   = "fail"   // recorded as failed before sending (corrupt, over a limit…)
+	ActionResume = "resume" // already ok in the journal with the same hash and settings
+)
+
+// Plan is what a run will do, known before anything is sent.
+type Plan struct {
+	Items        []PlanItem     `json:"items"`
+	Inputs       int            `json:"inputs"`
+	Send         int            `json:"send"`     // items to send
+	Requests     int            `json:"requests"` // requests to send (a PDF sends one per page)
+	Skipped      int            `json:"skipped"`
+	Failed       int            `json:"failed"`
+	Resumed      int            `json:"resumed"`
+	InputTokens  int            `json:"input_tokens"`  // estimated, of the requests to send
+	OutputTokens int            `json:"output_tokens"` // estimated
+	Cost         float64        `json:"cost"`          // estimated
+	Currency     string         `json:"currency,omitempty"`
+	CostKnown    bool           `json:"cost_known"` // false when some item has no price
+	Transports   map[string]int `json:"transports"` // items by expected transport
+	Settings     string         `json:"settings"`   // SettingsKey of the run
+	Prompt       string         `json:"prompt"`
+	Preset       string         `json:"preset,omitempty"`
+	Journal      string         `json:"journal"`
+	OutDir       string         `json:"out_dir,omitempty"`
+	Shard        string         `json:"shard,omitempty"`
+}
+
+// PlanItem is one input in the plan.
+type PlanItem struct {
+	ID           string   `json:"id"`
+	Path         string   `json:"path"`
+	Kind         string   `json:"kind"` // image, video, pdf, other
+	Action       string   `json:"action"`
+	Reason       string   `json:"reason,omitempty"` // why skipped or failed
+	Stage        string   `json:"stage,omitempty"`
+	Requests     int      `json:"requests,omitempty"`
+	InputTokens  int      `json:"input_tokens,omitempty"`
+	OutputTokens int      `json:"output_tokens,omitempty"`
+	Cost         *float64 `json:"cost,omitempty"`
+	Transport    string   `json:"transport,omitempty"`
+}
+
+// runItem is one input through a run.
+type runItem struct {
+	idx    int
+	in     Input
+	id     string
+	sha    string
+	est    Estimate
+	pdf    *pdfPlan
+	kind   string
+	action string
+	reason string
+	stage  string
+	code   string // error class of a failure found while planning
+	reqs   int
+	inTok  int
+	outTok int
+	cost   *float64
+	cur    string
+	trans  string
+}
+
+func (it *runItem) planItem() PlanItem {
+	return PlanItem{ID: it.id, Path: it.in.Path, Kind: it.kind, Action: it.action, Reason: it.reason, Stage: it.stage,
+		Requests: it.reqs, InputTokens: it.inTok, OutputTokens: it.outTok, Cost: it.cost, Transport: it.trans}
+}
+
+// runSettings is what changes an answer, hashed into each record's
+// settings: a resumed run redoes exactly the items whose answer would
+// differ.
+type runSettings struct {
+	Model          string              `json:"model"`
+	API            string              `json:"api"`
+	Prompt         string              `json:"prompt"`
+	Preset         string              `json:"preset,omitempty"`
+	Image          tokens.ImageOptions `json:"image"`
+	Video          tokens.VideoOptions `json:"video"`
+	MaxTokens      int                 `json:"max_tokens,omitempty"`
+	Thinking       *bool               `json:"thinking,omitempty"`
+	ThinkingBudget int                 `json:"thinking_budget,omitempty"`
+	ExtractMode    media.ExtractMode   `json:"extract_mode,omitempty"`
+}
+
+func settingsKey(cfg Config, ro RunOptions) string {
+	return SettingsKey(runSettings{Model: cfg.Model, API: string(ro.API), Prompt: cfg.Prompt, Preset: ro.Preset,
+		Image: cfg.Image, Video: cfg.Video, MaxTokens: ro.MaxTokens, Thinking: ro.Thinking,
+		ThinkingBudget: ro.ThinkingBudget, ExtractMode: cfg.ExtractMode})
+}
+
+// defaultOutputTokens is the answer length assumed for the cost estimate
+// when neither --output-tokens nor --max-tokens says: rough typical lengths
+// (a dense page of Markdown, a paragraph, a dozen events). The estimate
+// says so; pass --output-tokens for a better one.
+var defaultOutputTokens = map[string]int{"ocr": 1500, "describe": 250, "video-events": 400, "": 250}
+
+// applyPreset fills what cfg leaves zero from the preset, so flags win:
+// the prompt, the pixel bounds (both, or neither), the video fps.
+func applyPreset(cfg Config, ro RunOptions) (Config, error) {
+	if ro.Preset != "" {
+		p, err := LookupPreset(ro.Preset)
+		if err != nil {
+			return cfg, err
+		}
+		if strings.TrimSpace(cfg.Prompt) == "" {
+			cfg.Prompt = p.Prompt
+		}
+		if cfg.Image.MinPixels == 0 && cfg.Image.MaxPixels == 0 && (p.MinPixels > 0 || p.MaxPixels > 0) && !cfg.Image.HighRes {
+			b := ScalePixelBounds(cfg.Spec, p)
+			cfg.Image.MinPixels, cfg.Image.MaxPixels = b.MinPixels, b.MaxPixels
+		}
+		if cfg.Video.FPS == 0 && cfg.Video.NFrames == 0 && p.FPS > 0 {
+			cfg.Video.FPS = p.FPS
+		}
+	}
+	if strings.TrimSpace(cfg.Prompt) == "" {
+		return cfg, ErrNoPrompt
+	}
+	if cfg.OutputTokens == 0 {
+		cfg.OutputTokens = ro.MaxTokens
+		if cfg.OutputTokens == 0 {
+			cfg.OutputTokens = defaultOutputTokens[ro.Preset]
+		}
+	}
+	return cfg, nil
+}
+
+// planItems hashes, probes, validates and plans every input on the probe
+// workers, in input order. Every input gets an item with an action.
+func planItems(ctx context.Context, cfg Config, ro RunOptions, inputs []Input) ([]*runItem, error) {
+	items := make([]*runItem, 0, len(inputs))
+	prompt := PromptTokens(cfg.Prompt)
+	err := forEachOrdered(ctx, len(inputs), cfg.probeWorkers(),
+		func(ctx context.Context, i int) *runItem {
+			it := planOne(ctx, cfg, ro, inputs[i], prompt)
+			it.idx = i
+			return it
+		},
+		func(it *runItem) error {
+			items = append(items, it)
+			return nil
+		})
+	return items, err
+}
+
+func planOne(ctx context.Context, cfg Config, ro RunOptions, in Input, prompt int) *runItem {
+	it := &runItem{in: in, kind: string(media.KindOther)}
+	if in.Err == nil && in.Skip == "" {
+		sha, err := HashFile(in.Path)
+		if err != nil {
+			it.id = ItemID(in.Path, "")
+			return it.fail("hash", "file.unreadable", err.Error())
+		}
+		it.sha = sha
+	}
+	it.id = ItemID(in.Path, it.sha)
+	e := estimateOne(ctx, cfg, in, prompt)
+	it.est = e
+	if e.Kind != "" {
+		it.kind = string(e.Kind)
+	}
+	switch {
+	case e.Status == StatusSkipped && e.Format == "pdf":
+		it.kind = "pdf"
+		planPDF(ctx, cfg, it, prompt)
+	case e.Status == StatusSkipped:
+		stage := "probe"
+		if in.Skip != "" {
+			stage = "walk"
+		}
+		it.action, it.reason, it.stage = ActionSkip, e.Reason, stage
+	case e.Status == StatusFailed:
+		code := "invalid_input"
+		if n := len(e.Problems); n > 0 {
+			code = e.Problems[n-1].Code
+		}
+		it.fail(e.Stage, code, e.Error)
+	default:
+		it.action, it.reqs = ActionSend, 1
+		it.inTok, it.outTok, it.cost, it.cur = e.InputTokens, e.OutputTokens, e.Cost, e.Currency
+		it.trans = SendBase64
+		if e.Video != nil && e.Video.Frames > cfg.Spec.ImagesPerRequestBase64 {
+			it.trans = SendUpload
+		}
+	}
+	if ro.Preset == "video-events" && it.action == ActionSend && it.kind != string(media.KindVideo) {
+		it.action, it.reason, it.stage = ActionSkip, "the video-events preset takes videos only", "plan"
+		it.reqs, it.inTok, it.outTok, it.cost, it.trans = 0, 0, 0, nil, ""
+	}
+	return it
+}
+
+func (it *runItem) fail(stage, code, msg string) *runItem {
+	it.action, it.stage, it.code, it.reason = ActionFail, stage, code, msg
+	return it
+}
+
+// buildPlan totals the items.
+func buildPlan(items []*runItem, cfg Config, ro RunOptions, settings string) Plan {
+	p := Plan{Inputs: len(items), CostKnown: true, Transports: map[string]int{}, Settings: settings,
+		Prompt: cfg.Prompt, Preset: ro.Preset, Journal: ro.Journal, OutDir: ro.OutDir, Shard: ro.Shard.String()}
+	for _, it := range items {
+		p.Items = append(p.Items, it.planItem())
+		switch it.action {
+		case ActionSkip:
+			p.Skipped++
+		case ActionFail:
+			p.Failed++
+		case ActionResume:
+			p.Resumed++
+		case ActionSend:
+			p.Send++
+			p.Requests += it.reqs
+			p.InputTokens += it.inTok
+			p.OutputTokens += it.outTok
+			p.Transports[it.trans]++
+			switch {
+			case it.cost == nil:
+				p.CostKnown = false
+			case p.Currency == "" || p.Currency == it.cur:
+				p.Cost += *it.cost
+				p.Currency = it.cur
+			default:
+				p.CostKnown = false // mixed currencies do not add up
+			}
+		}
+	}
+	return p
+}
+
+// checkBudget refuses a plan above maxCost (0: no cap).
+func checkBudget(p Plan, maxCost float64) error {
+	if maxCost <= 0 || p.Send == 0 {
+		return nil
+	}
+	if !p.CostKnown {
+		return fmt.Errorf("%w: the cost of some items is unknown (no price for this model and region; pass --prices FILE)", ErrOverBudget)
+	}
+	if p.Cost > maxCost {
+		return fmt.Errorf("%w: estimated %.6g %s for %d requests, over the cap of %.6g", ErrOverBudget, p.Cost, p.Currency, p.Requests, maxCost)
+	}
+	return nil
+}
