@@ -68,8 +68,8 @@ type RunOptions struct {
 
 	Concurrency  int // requests in flight (default DefaultConcurrency)
 	VideoWorkers int // ffmpeg extractions at once (default DefaultVideoWorkers)
-	RPM          int // requests per minute (0: DefaultRPM; negative: unlimited)
-	TPM          int // estimated tokens per minute (0: DefaultTPM; negative: unlimited)
+	RPM          int // requests per minute (0: the model's, else DefaultRPM; negative: unlimited)
+	TPM          int // estimated tokens per minute (0: the model's, else DefaultTPM; negative: unlimited)
 
 	// MaxCost refuses to start when the estimated cost of what would be
 	// sent is above it (0: no cap). An unknown cost is refused too.
@@ -100,7 +100,13 @@ func (o RunOptions) withDefaults(cfg Config) RunOptions {
 		o.VideoWorkers = DefaultVideoWorkers
 	}
 	if o.RPM == 0 {
+		o.RPM = cfg.Spec.RPM // the model's limit (tokens.Spec), else DefaultRPM
+	}
+	if o.RPM == 0 {
 		o.RPM = DefaultRPM
+	}
+	if o.TPM == 0 {
+		o.TPM = cfg.Spec.TPM
 	}
 	if o.TPM == 0 {
 		o.TPM = DefaultTPM

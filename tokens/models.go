@@ -35,6 +35,11 @@ func (e registryEntry) spec() (Spec, error) {
 		s.Sources["video_max_seconds"] = vis(2265) + " (qwen-vl-max 2025-04-08 and later)"
 		s.Sources["video_url_max_bytes"] = vis(2259) + " (qwen-vl-max 2025-04-08 and later)"
 	}
+	if strings.HasPrefix(e.name, "qvq") {
+		s.RPM, s.TPM = 60, 100_000
+		s.Sources["rpm"] = "assumed: older Model Studio rate-limit page, qvq-max 60 QPM and 100,000 TPM (dashscope-notes.md §3)"
+		s.Sources["tpm"] = s.Sources["rpm"]
+	}
 	return s, nil
 }
 

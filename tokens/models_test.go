@@ -125,3 +125,11 @@ func TestImageBounds(t *testing.T) {
 	check(a.Spec, ImageOptions{MinPixels: 200000, MaxPixels: 100000}, 0, 0, true)
 	check(CustomSpec(28), ImageOptions{MinPixels: 1, MaxPixels: 1 << 30}, 1, 1<<30, false)
 }
+
+func TestRateLimits(t *testing.T) {
+	plus, _ := Lookup("qwen3-vl-plus")
+	qvq, _ := Lookup("qvq-max")
+	if plus.RPM != 1200 || plus.TPM != 1_000_000 || qvq.RPM != 60 || qvq.TPM != 100_000 {
+		t.Fatalf("rpm/tpm: plus %d/%d qvq %d/%d", plus.RPM, plus.TPM, qvq.RPM, qvq.TPM)
+	}
+}

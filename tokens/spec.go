@@ -68,6 +68,11 @@ type Spec struct {
 	VideoBase64MaxBytes    int64 `json:"video_base64_max_bytes"` // encoded string must be below this
 	VideosPerRequest       int   `json:"videos_per_request"`
 
+	// Rate limits per account and model (not in the seeds: the Model Studio
+	// rate-limit page, reference/dashscope-notes.md §3 and §5).
+	RPM int `json:"rpm"` // requests per minute
+	TPM int `json:"tpm"` // tokens per minute
+
 	Sources map[string]string `json:"sources"`
 }
 
@@ -116,7 +121,13 @@ func commonLimits(s *Spec) {
 	set("videos_per_request", "seed 001 line 2268")
 	s.VideoMinSeconds = 2
 	set("video_min_seconds", vis(2264))
+	s.RPM, s.TPM = 1200, 1_000_000
+	set("rpm", rateSource)
+	set("tpm", rateSource)
 }
+
+// rateSource cites the rate limits, which the seeds do not give.
+const rateSource = "assumed: Model Studio rate-limit page and Bailian console data (dashscope-notes.md §3): 1,200 RPM and 1,000,000 TPM for qwen3-vl-plus/-flash and qwen-vl-max/-plus"
 
 // factor32 fills the pixel numbers shared by the 32-px families A, B and C.
 func factor32(s *Spec) {
