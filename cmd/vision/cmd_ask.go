@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/qwen-vision/vision/dashscope"
@@ -70,7 +69,7 @@ func runAsk(c *cli.Context) error {
 		v := c.Bool("thinking")
 		o.Thinking = &v
 	}
-	stream := c.Bool("stream") || (!c.IsSet("stream") && isTerminal(stdout) && !c.Bool("json"))
+	stream := c.Bool("stream") || (!c.IsSet("stream") && isTTY(stdout) && !c.Bool("json"))
 	streamed := false
 	if stream {
 		o.OnDelta = func(d dashscope.Delta) error {
@@ -207,14 +206,4 @@ func printPreview(stdout, stderr io.Writer, res pipeline.AskResult, quiet bool) 
 		fmt.Fprintf(stderr, "vision: dry run: %d bytes would be sent; %d input tokens, %s; nothing sent\n", p.ContentLength, res.Estimate.InputTokens, est)
 	}
 	return nil
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
