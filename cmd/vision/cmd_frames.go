@@ -67,36 +67,13 @@ func runFrames(c *cli.Context) error {
 		if c.Bool("json") {
 			return enc.Encode(r)
 		}
-		status := r.Status
-		switch {
-		case r.Reason != "":
-			status += ": " + r.Reason
-		case r.Error != "":
-			status += ": " + r.Error
-		}
-		size, manifest := "-", r.Manifest
-		if r.ResizedWidth > 0 {
-			size = fmt.Sprintf("%dx%d", r.ResizedWidth, r.ResizedHeight)
-		}
-		if manifest == "" {
-			manifest = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%d\t%s\t%s\n", r.Path, r.Written, size, r.SampleFPS, r.Tokens, manifest, status)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%d\t%s\t%s\n", r.Path, r.Written, sizeText(r.ResizedWidth, r.ResizedHeight),
+			r.SampleFPS, r.Tokens, orDash(r.Manifest), statusText(r.Estimate))
 		return nil
 	})
 	tw.Flush()
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		if err := enc.Encode(map[string]any{"summary": sum}); err != nil {
-			return err
-		}
-	} else if !c.Bool("quiet") {
-		fmt.Fprintf(out, "\n%d files: %d videos extracted, %d skipped, %d failed\n", sum.Files, sum.OK, sum.Skipped, sum.Failed)
-	}
-	if sum.Failed > 0 {
-		return errItemsFailed
-	}
-	return nil
+	return finishFiles(c, enc, sum, "videos extracted")
 }

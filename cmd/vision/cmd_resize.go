@@ -63,42 +63,17 @@ func runResize(c *cli.Context) error {
 		if c.Bool("json") {
 			return enc.Encode(r)
 		}
-		status := r.Status
-		switch {
-		case r.Reason != "":
-			status += ": " + r.Reason
-		case r.Error != "":
-			status += ": " + r.Error
-		case !r.Reencoded:
+		status := statusText(r.Estimate)
+		if r.Status == pipeline.StatusOK && !r.Reencoded {
 			status += " (original bytes kept)"
 		}
-		size, resized := "-", "-"
-		if r.Width > 0 {
-			size = fmt.Sprintf("%dx%d", r.Width, r.Height)
-		}
-		if r.ResizedWidth > 0 {
-			resized = fmt.Sprintf("%dx%d", r.ResizedWidth, r.ResizedHeight)
-		}
-		out := r.Output
-		if out == "" {
-			out = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Path, size, resized, out, r.OutBytes, status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Path, sizeText(r.Width, r.Height), sizeText(r.ResizedWidth, r.ResizedHeight),
+			orDash(r.Output), r.OutBytes, status)
 		return nil
 	})
 	tw.Flush()
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		if err := enc.Encode(map[string]any{"summary": sum}); err != nil {
-			return err
-		}
-	} else if !c.Bool("quiet") {
-		fmt.Fprintf(out, "\n%d files: %d written, %d skipped, %d failed\n", sum.Files, sum.OK, sum.Skipped, sum.Failed)
-	}
-	if sum.Failed > 0 {
-		return errItemsFailed
-	}
-	return nil
+	return finishFiles(c, enc, sum, "written")
 }

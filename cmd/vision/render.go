@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/qwen-vision/vision/pipeline"
+	"github.com/urfave/cli/v2"
+)
+
+// sizeText renders WIDTHxHEIGHT, or "-" when unknown.
+func sizeText(w, h int) string {
+	if w <= 0 || h <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%dx%d", w, h)
+}
+
+// orDash renders s, or "-" when empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// statusText renders an item's status with its reason or error.
+func statusText(e pipeline.Estimate) string {
+	switch {
+	case e.Reason != "":
+		return e.Status + ": " + e.Reason
+	case e.Error != "":
+		return e.Status + ": " + e.Error
+	}
+	return e.Status
+}
+
+// finishFiles ends a command that handled files one by one: the summary
+// ({"summary": …} with --json, else one line naming what was done) and
+// exit 3 when any file failed.
+func finishFiles(c *cli.Context, enc *json.Encoder, sum pipeline.Summary, done string) error {
+	if c.Bool("json") {
+		if err := enc.Encode(map[string]any{"summary": sum}); err != nil {
+			return err
+		}
+	} else if !c.Bool("quiet") {
+		fmt.Fprintf(c.App.Writer, "\n%d files: %d %s, %d skipped, %d failed\n", sum.Files, sum.OK, done, sum.Skipped, sum.Failed)
+	}
+	if sum.Failed > 0 {
+		return errItemsFailed
+	}
+	return nil
+}
