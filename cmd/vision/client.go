@@ -9,20 +9,25 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// keyFlags say where the API key comes from. There is no --api-key flag on
-// purpose: a key on the command line shows up in process lists and shell
-// history.
+// keyFlags say where the API key comes from: --api-key-file, --api-key, or
+// DASHSCOPE_API_KEY. --api-key exists for scripts that cannot set the
+// environment; a key on a command line shows up in process lists and shell
+// history, so the environment or a key file is better.
 func keyFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "api-key-file", Usage: "read the API key from `FILE` (default: $DASHSCOPE_API_KEY)"},
+		&cli.StringFlag{Name: "api-key", Usage: "the API `KEY` (visible in process lists: prefer $DASHSCOPE_API_KEY or --api-key-file)"},
 	}
 }
 
 // dryRunKey stands in for a missing key in dry runs; it is redacted anyway.
 const dryRunKey = "sk-dry-run-no-key"
 
-// apiKey returns the key from --api-key-file or DASHSCOPE_API_KEY.
+// apiKey returns the key from --api-key-file, --api-key or DASHSCOPE_API_KEY.
 func apiKey(c *cli.Context) (string, error) {
+	if k := c.String("api-key"); k != "" {
+		return strings.TrimSpace(k), nil
+	}
 	if path := c.String("api-key-file"); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -39,6 +39,8 @@ func TestKeyNeverAppears(t *testing.T) {
 		{"ask", "--json", png, "-p", "hi"},
 		{"ask", "--api", "openai", png, "-p", "hi"},
 		{"ask", "--api-key-file", keyFile, png, "-p", "hi"},
+		{"ask", "--api-key", secretKey, png, "-p", "hi"},
+		{"ask", "--api-key", secretKey, "--dry-run", png, "-p", "hi"},
 	}
 	for _, args := range cmds {
 		_, out, errOut := runCLI(t, args...)
