@@ -25,13 +25,13 @@ type Estimate struct {
 	Path          string          `json:"path"`
 	Status        string          `json:"status"`
 	Kind          media.Kind      `json:"kind"`
-	Format        string          `json:"format,omitempty"`
-	Width         int             `json:"width,omitempty"`
-	Height        int             `json:"height,omitempty"`
+	Format        string          `json:"format"`
+	Width         int             `json:"width"`
+	Height        int             `json:"height"`
 	Bytes         int64           `json:"bytes"`
-	ResizedWidth  int             `json:"resized_width,omitempty"`
-	ResizedHeight int             `json:"resized_height,omitempty"`
-	Frames        int             `json:"frames,omitempty"`
+	ResizedWidth  int             `json:"resized_width"`
+	ResizedHeight int             `json:"resized_height"`
+	Frames        int             `json:"frames"`
 	SampleFPS     float64         `json:"sample_fps,omitempty"`
 	DurationS     float64         `json:"duration_s,omitempty"`
 	SourceFPS     float64         `json:"source_fps,omitempty"`
