@@ -19,6 +19,15 @@ func TestFFmpegArgsGolden(t *testing.T) {
 		{"seek_first", ffmpegJob{URL: url, MaxFrames: 1, Width: 352, Height: 192, QScale: 5}},
 		{"keyframes_pass", ffmpegJob{URL: url, KeysOnly: true, Select: selectTimes([]float64{0, 1, 2, 3}, 0.018), ShowInfo: true, MaxFrames: 4, Width: 192, Height: 352}},
 		{"keyframes_seek", ffmpegJob{URL: url, Inexact: true, SeekSet: true, Seek: 10.018, MaxFrames: 1, Width: 352, Height: 192, DecThreads: 2}},
+		{"seek_multi", ffmpegJob{URL: url, ShowInfo: true, MaxFrames: 4, Width: 352, Height: 192, DecThreads: 1, Inputs: []ffmpegInput{
+			{Frames: 1},
+			{SeekSet: true, Seek: 2.26, Select: selectFrames([]int{0, 3}), Frames: 2},
+			{SeekSet: true, Seek: 7.5, Frames: 1},
+		}}},
+		{"keyframes_multi", ffmpegJob{URL: url, ShowInfo: true, MaxFrames: 2, Width: 352, Height: 192, DecThreads: 1, Inputs: []ffmpegInput{
+			{Inexact: true, KeysOnly: true, SeekSet: true, Seek: 0.018, Frames: 1},
+			{Inexact: true, KeysOnly: true, SeekSet: true, Seek: 10.018, Frames: 1},
+		}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -37,6 +46,9 @@ func TestFFmpegArgsErrors(t *testing.T) {
 	}
 	if _, err := ffmpegArgs(ffmpegJob{URL: "file:/x.mp4"}); err == nil {
 		t.Error("a zero size was accepted")
+	}
+	if _, err := ffmpegArgs(ffmpegJob{URL: "file:/x.mp4", Width: 2, Height: 2, Inputs: []ffmpegInput{{}}}); err == nil {
+		t.Error("an input keeping no frames was accepted")
 	}
 }
 

@@ -188,45 +188,117 @@ func extractPass(ctx context.Context, base ffmpegJob, targets []int, col *collec
 	return nil
 }
 
-// extractSeek runs one accurate-seek ffmpeg per group of targets that
-// share a keyframe (seekGroups), workers at a time: each seeks to just
-// before its first target, decodes from the keyframe, and keeps the group's
-// frames by their number counted from the first.
+// extractSeek seeks once per group of targets that share a keyframe
+// (seekGroups): each seek starts just before the group's first target,
+// decodes from the keyframe and keeps the group's frames by their number
+// counted from the first. Seeks are batched into a few multi-input ffmpeg
+// runs, workers at a time (runSeeks).
 func extractSeek(ctx context.Context, base ffmpegJob, ft frameTimes, targets []int, col *collector, workers int) error {
 	if last := targets[len(targets)-1]; last >= len(ft.PTS) {
 		return fmt.Errorf("%w: frame %d (the video has %d)", ErrFrameMissing, last, len(ft.PTS))
 	}
 	groups := seekGroups(ft, targets)
-	order := make([]int, len(groups))
-	for g := range order {
-		order[g] = g
-	}
-	base.DecThreads = max(1, runtime.GOMAXPROCS(0)/workers)
-	return forEach(ctx, order, workers, func(ctx context.Context, g int) error {
-		group := groups[g]
+	seeks := make([]seekTask, len(groups))
+	for g, group := range groups {
 		first := group[0]
-		j := base
-		j.MaxFrames = len(group)
+		in := ffmpegInput{Frames: len(group)}
 		if first > 0 {
 			// Midway between the frame and the one before: ffmpeg drops
 			// frames earlier than this, so the first it keeps is first.
-			j.SeekSet, j.Seek = true, (ft.PTS[first-1]+ft.PTS[first])/2
+			in.SeekSet, in.Seek = true, (ft.PTS[first-1]+ft.PTS[first])/2
 		}
 		if len(group) > 1 {
 			rel := make([]int, len(group))
 			for k, i := range group {
 				rel[k] = i - first
 			}
-			j.Select = selectFrames(rel)
+			in.Select = selectFrames(rel)
 		}
+		seeks[g] = seekTask{In: in, Frames: group}
+	}
+	return runSeeks(ctx, base, ft, seeks, col, workers)
+}
+
+// seekTask is one seek: the input it opens and the source frames it gives,
+// in order.
+type seekTask struct {
+	In     ffmpegInput
+	Frames []int
+}
+
+// maxSeekInputs bounds the inputs of one ffmpeg run: each input costs
+// opening and probing the file again, and a failed run is retried by
+// nothing, so batches stay small enough to balance across workers.
+const maxSeekInputs = 16
+
+// seekBatches splits n seeks into contiguous batches of at most
+// maxSeekInputs, at least workers of them (so every worker has one), as
+// even as possible; it returns the batch boundaries.
+func seekBatches(n, workers int) [][2]int {
+	nb := max(min(workers, n), (n+maxSeekInputs-1)/maxSeekInputs)
+	out := make([][2]int, nb)
+	for b := range out {
+		out[b] = [2]int{b * n / nb, (b + 1) * n / nb}
+	}
+	return out
+}
+
+// runSeeks runs the seeks in batches (seekBatches), one multi-input
+// ffmpeg per batch, workers at a time, and files every frame. Each frame's
+// timestamp, as showinfo logs it with -copyts, must be the planned
+// frame's: a seek that yields a
+// frame too few or too many fails instead of misnumbering the rest.
+func runSeeks(ctx context.Context, base ffmpegJob, ft frameTimes, seeks []seekTask, col *collector, workers int) error {
+	// A seek keeping several frames (select inside the input) stalled
+	// ffmpeg 5.1 for tens of seconds when batched with other inputs: those
+	// run alone; runs of single-frame seeks are batched.
+	var batches [][2]int
+	for lo := 0; lo < len(seeks); {
+		hi := lo
+		for hi < len(seeks) && len(seeks[hi].Frames) == 1 {
+			hi++
+		}
+		if hi == lo {
+			batches, lo = append(batches, [2]int{lo, lo + 1}), lo+1
+			continue
+		}
+		for _, b := range seekBatches(hi-lo, workers) {
+			batches = append(batches, [2]int{lo + b[0], lo + b[1]})
+		}
+		lo = hi
+	}
+	order := make([]int, len(batches))
+	for b := range order {
+		order[b] = b
+	}
+	base.DecThreads = max(1, runtime.GOMAXPROCS(0)/workers)
+	base.ShowInfo = true
+	return forEach(ctx, order, min(workers, len(batches)), func(ctx context.Context, b int) error {
+		batch := seeks[batches[b][0]:batches[b][1]]
+		j := base
+		var idx []int
+		var want []float64
+		for _, s := range batch {
+			j.Inputs = append(j.Inputs, s.In)
+			for _, i := range s.Frames {
+				idx, want = append(idx, i), append(want, ft.PTS[i]+ft.Start)
+			}
+		}
+		j.MaxFrames = len(idx)
+		eps := halfGap(ft, idx)
 		n, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
-			return col.put(Frame{Index: group[k], TimeS: ft.PTS[group[k]], Data: f.Data})
+			i := idx[k]
+			if !(math.Abs(f.PTS-want[k]) <= eps) {
+				return fmt.Errorf("ffmpeg gave the frame at %.6fs where frame %d at %.6fs was due", f.PTS-ft.Start, i, ft.PTS[i])
+			}
+			return col.put(Frame{Index: i, TimeS: ft.PTS[i], Data: f.Data})
 		})
+		first := idx[0]
 		if err != nil {
 			return fmt.Errorf("frames from %d at %.3fs: %w", first, ft.PTS[first], err)
 		}
-		if n < len(group) {
-			return fmt.Errorf("%w: frame %d at %.3fs", ErrFrameMissing, group[n], ft.PTS[group[n]])
+		if n < len(idx) {
+			return fmt.Errorf("%w: frame %d at %.3fs", ErrFrameMissing, idx[n], ft.PTS[idx[n]])
 		}
 		return nil
 	})
@@ -272,21 +344,6 @@ func seekCost(ft frameTimes, targets []int) float64 {
 	return cost
 }
 
-// seekOne runs j, which must give exactly one frame, and files it as f.
-func seekOne(ctx context.Context, j ffmpegJob, f Frame, col *collector) error {
-	n, err := runFFmpeg(ctx, j, func(_ int, got ffmpegFrame) error {
-		f.Data = got.Data
-		return col.put(f)
-	})
-	if err != nil {
-		return fmt.Errorf("frame %d at %.3fs: %w", f.Index, f.TimeS, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: frame %d at %.3fs", ErrFrameMissing, f.Index, f.TimeS)
-	}
-	return nil
-}
-
 // Keyframe modes: decoding only keyframes in one pass costs about
 // keyframeCost frames per keyframe in the file (intra frames are larger);
 // seeking to each wanted keyframe costs the start-up and one keyframe.
@@ -326,13 +383,15 @@ func extractKeyframes(ctx context.Context, base ffmpegJob, ft frameTimes, col *c
 		}
 		want = col.missingSources()
 	}
-	base.DecThreads = max(1, runtime.GOMAXPROCS(0)/workers)
-	return forEach(ctx, want, workers, func(ctx context.Context, i int) error {
-		j := base
-		j.MaxFrames, j.Inexact = 1, true
-		j.SeekSet, j.Seek = true, ft.PTS[i]+halfGap(ft, []int{i})
-		return seekOne(ctx, j, Frame{Index: i, TimeS: ft.PTS[i]}, col)
-	})
+	seeks := make([]seekTask, len(want))
+	for k, i := range want {
+		// Just past the keyframe: without accurate seeking ffmpeg starts
+		// at the keyframe before the seek point, and decodes only
+		// keyframes, so the first frame is this one.
+		in := ffmpegInput{Inexact: true, KeysOnly: true, SeekSet: true, Seek: ft.PTS[i] + halfGap(ft, []int{i}), Frames: 1}
+		seeks[k] = seekTask{In: in, Frames: []int{i}}
+	}
+	return runSeeks(ctx, base, ft, seeks, col, workers)
 }
 
 // halfGap is just under half the smallest distance between any of the

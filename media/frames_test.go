@@ -311,6 +311,15 @@ func TestExtractManyFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFrames(t, frames, plan, cfrTime(25))
+	// Seeking: 20 keyframe groups, more than one multi-input ffmpeg takes.
+	if n := len(seekGroups(mustScan(t, path), plan.Indices)); n <= maxSeekInputs {
+		t.Fatalf("only %d seek groups", n)
+	}
+	frames, err = ExtractFrames(context.Background(), path, info, plan, ExtractOptions{Mode: ExtractSeek, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFrames(t, frames, plan, cfrTime(25))
 
 	// 4000 frames, every one planned: a filter graph over 100 KB.
 	tiny := generate(t, "tiny.mp4", "testsrc2=s=32x32:r=100:d=40", "-g", "100")
@@ -420,5 +429,56 @@ func TestSeekGroups(t *testing.T) {
 	// Frames 0–3, 4, 8–11, each group plus 20 for ffmpeg's start-up.
 	if c, want := seekCost(ft, []int{1, 3, 4, 9, 10, 11}), float64(4+1+4+3*seekOverheadFrames); c != want {
 		t.Errorf("seekCost = %g, want %g", c, want)
+	}
+}
+
+func mustScan(t *testing.T, path string) frameTimes {
+	t.Helper()
+	url, err := fileURL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, err := scanFrames(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ft
+}
+
+func TestSeekBatches(t *testing.T) {
+	for _, c := range []struct {
+		n, workers int
+		want       [][2]int
+	}{
+		{1, 2, [][2]int{{0, 1}}},
+		{5, 2, [][2]int{{0, 2}, {2, 5}}},
+		{64, 2, [][2]int{{0, 16}, {16, 32}, {32, 48}, {48, 64}}},
+		{40, 1, [][2]int{{0, 13}, {13, 26}, {26, 40}}},
+	} {
+		if got := seekBatches(c.n, c.workers); !slices.Equal(got, c.want) {
+			t.Errorf("seekBatches(%d, %d) = %v, want %v", c.n, c.workers, got, c.want)
+		}
+	}
+}
+
+// TestRunSeeksChecksTimes gives runSeeks a seek that lands on another
+// frame than it claims: the frame must be refused, not misnumbered.
+func TestRunSeeksChecksTimes(t *testing.T) {
+	needFFmpeg(t)
+	info := probeFixture(t, "cfr_h264.mp4")
+	url, _ := fileURL(info.Path)
+	ft := mustScan(t, info.Path)
+	col := newCollector([]int{30, 40}, nil)
+	base := ffmpegJob{URL: url, Width: 64, Height: 32}
+	seeks := []seekTask{
+		{In: ffmpegInput{SeekSet: true, Seek: 1.18, Frames: 1}, Frames: []int{30}},
+		{In: ffmpegInput{SeekSet: true, Seek: 1.22, Frames: 1}, Frames: []int{40}}, // gives 31
+	}
+	err := runSeeks(context.Background(), base, ft, seeks, col, 1)
+	if err == nil || !strings.Contains(err.Error(), "frame 40") {
+		t.Fatalf("got %v, want a refusal of frame 40", err)
+	}
+	if !col.filled[0] || col.filled[1] {
+		t.Errorf("filled %v, want only frame 30", col.filled)
 	}
 }

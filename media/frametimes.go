@@ -17,6 +17,9 @@ import (
 type frameTimes struct {
 	PTS []float64 // by frame index
 	Key []bool    // by frame index
+	// Start is the container's start_time: ffmpeg's -copyts timestamps
+	// are PTS+Start.
+	Start float64
 }
 
 // keyframes returns the indices of the keyframes.
@@ -94,7 +97,7 @@ func parseFrameScan(data []byte) (frameTimes, error) {
 		return frameTimes{}, fmt.Errorf("%w: no video packets", ErrCorrupt)
 	}
 	sort.SliceStable(pkts, func(i, j int) bool { return pkts[i].t < pkts[j].t })
-	ft := frameTimes{PTS: make([]float64, len(pkts)), Key: make([]bool, len(pkts))}
+	ft := frameTimes{PTS: make([]float64, len(pkts)), Key: make([]bool, len(pkts)), Start: start}
 	for i, k := range pkts {
 		ft.PTS[i], ft.Key[i] = k.t, k.key
 	}
