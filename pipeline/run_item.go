@@ -79,12 +79,13 @@ func (r *runner) request(p Prepared) *dashscope.Request {
 // more) and sends under sendCtx (canceled only after the grace period).
 func (r *runner) send(launch, sendCtx context.Context, res *taskResult) {
 	n := r.tokens(res.task)
-	if err := r.lim.Wait(launch, n); err != nil {
+	slot, err := r.lim.Acquire(launch, n)
+	if err != nil {
 		res.notStarted = true
 		return
 	}
 	path, page := res.it.in.Path, res.page
-	p := &pace{lim: r.lim, tokens: n, onRetry: func(attempt int, cause string) {
+	p := &pace{lim: r.lim, tokens: n, first: slot, onRetry: func(attempt int, cause string) {
 		r.retries.Add(1)
 		if r.hooks.Retry != nil {
 			r.hooks.Retry(RetryEvent{Path: path, Page: page, Attempt: attempt, Cause: cause})

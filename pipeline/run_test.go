@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -291,27 +292,19 @@ func TestRunFaultsOneRecordEachAndRateLimit(t *testing.T) {
 	checkRate(t, srv.Requests(), rpm)
 }
 
+// clockSlop is the only slack the rate checks give arrival times: the
+// limiter must keep its windows at the server, not just where it sends.
+const clockSlop = 500 * time.Microsecond
+
 // checkRate checks request arrivals at the server: no 1 s window holds
-// more than rpm/60 (+1 for network jitter around the evenly spaced starts),
-// and nothing arrives while a 429's Retry-After pause is in force (from
-// 50 ms after it, for requests already on the wire, to 950 ms).
+// more than ceil(rpm/60) and no 60 s window more than rpm; and nothing
+// arrives while a 429's Retry-After pause is in force (from 50 ms after
+// it, for requests already on the wire, to 950 ms).
 func checkRate(t *testing.T, reqs []dashtest.Request, rpm int) {
 	t.Helper()
 	perSec := (rpm + 59) / 60
-	times := make([]time.Time, len(reqs))
-	for i, r := range reqs {
-		times[i] = r.At
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	for i := range times {
-		j := i
-		for j < len(times) && times[j].Sub(times[i]) < time.Second {
-			j++
-		}
-		if j-i > perSec+1 {
-			t.Errorf("%d requests within 1 s from %s (limit %d/s)", j-i, times[i].Format("15:04:05.000"), perSec)
-		}
-	}
+	checkWindows(t, reqs, time.Second, perSec, func(dashtest.Request) int { return 1 }, "requests")
+	checkWindows(t, reqs, time.Minute, rpm, func(dashtest.Request) int { return 1 }, "requests")
 	for _, r := range reqs {
 		if r.Fault != dashtest.Throttle {
 			continue
@@ -322,6 +315,89 @@ func checkRate(t *testing.T, reqs []dashtest.Request, rpm int) {
 			}
 		}
 	}
+}
+
+// checkWindows fails when the weights of the requests arriving in any
+// window [t, t+w) (less clockSlop) add up to more than limit.
+func checkWindows(t *testing.T, reqs []dashtest.Request, w time.Duration, limit int, weight func(dashtest.Request) int, what string) {
+	t.Helper()
+	reqs = slices.Clone(reqs)
+	sort.Slice(reqs, func(i, j int) bool { return reqs[i].At.Before(reqs[j].At) })
+	for i := range reqs {
+		sum := 0
+		for j := i; j < len(reqs) && reqs[j].At.Sub(reqs[i].At) < w-clockSlop; j++ {
+			sum += weight(reqs[j])
+		}
+		if sum > limit {
+			t.Errorf("%d %s arrived within %v from %s (limit %d)", sum, what, w, reqs[i].At.Format("15:04:05.000000"), limit)
+		}
+	}
+}
+
+// TestRunTokenRate: with --tpm binding, no 1 s window of arrivals holds
+// more than TPM/60 estimated tokens.
+func TestRunTokenRate(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	dir := t.TempDir()
+	writePNGs(t, filepath.Join(dir, "in"), 10)
+	cfg := testConfig(t)
+	cfg.Prompt = "What is this?"
+	var plan Plan
+	hooks := Hooks{Plan: func(p Plan) { plan = p }}
+	// Plan once to learn the estimate per request, then run with a TPM of
+	// four requests a second.
+	if _, err := Run(context.Background(), cfg, RunOptions{Journal: filepath.Join(dir, "plan.jsonl"), DryRun: true}, testClient(t, srv.URL),
+		[]string{filepath.Join(dir, "in")}, nil, hooks); err != nil {
+		t.Fatal(err)
+	}
+	per := plan.Items[0].InputTokens
+	tpm := 60 * 4 * per
+	sum, err := Run(context.Background(), cfg, RunOptions{Journal: filepath.Join(dir, "r.jsonl"), RPM: -1, TPM: tpm, Concurrency: 6},
+		testClient(t, srv.URL), []string{filepath.Join(dir, "in")}, nil, Hooks{})
+	if err != nil || sum.OK != 10 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	checkWindows(t, srv.Requests(), time.Second, (tpm+59)/60, func(dashtest.Request) int { return per }, "estimated tokens")
+}
+
+// TestRunThrottlePauseIsRetryAfter: after a 429 with Retry-After: 1, the
+// next request arrives 1 s later (the pause), not later: waiters hold back
+// nothing while paused. The bounds are what a correct limiter guarantees
+// (the upper one leaves this machine 400 ms); the old limiter kept the
+// slots of the paused workers, about 3 s with six of them.
+func TestRunThrottlePauseIsRetryAfter(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	srv.RetryAfter = "1"
+	srv.Fault = func(r dashtest.Request) dashtest.Fault {
+		if r.N == 2 {
+			return dashtest.Throttle
+		}
+		return dashtest.None
+	}
+	dir := t.TempDir()
+	writePNGs(t, filepath.Join(dir, "in"), 8)
+	cfg := testConfig(t)
+	cfg.Prompt = "What is this?"
+	sum, err := Run(context.Background(), cfg, RunOptions{Journal: filepath.Join(dir, "r.jsonl"), RPM: 120, Concurrency: 6},
+		testClient(t, srv.URL), []string{filepath.Join(dir, "in")}, nil, Hooks{})
+	if err != nil || sum.OK != 8 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 9 || reqs[1].Fault != dashtest.Throttle {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	const ra = time.Second
+	gap := reqs[2].At.Sub(reqs[1].At)
+	if gap < ra-clockSlop || gap > ra+400*time.Millisecond {
+		t.Errorf("next request %v after the 429, want Retry-After (1 s)", gap)
+	}
+	for i := 3; i < len(reqs); i++ { // spaced again after the pause: no herd
+		if d := reqs[i].At.Sub(reqs[i-1].At); d < 500*time.Millisecond-clockSlop {
+			t.Errorf("requests %d and %d arrived %v apart, want ≥ 0.5 s", i, i+1, d)
+		}
+	}
+	checkRate(t, reqs, 120)
 }
 
 func TestRunResumeSkipsFinishedItems(t *testing.T) {
