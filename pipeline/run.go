@@ -128,13 +128,12 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		return sum, err
 	}
 	if hooks.Confirm != nil && plan.Send > 0 {
-		ok, err := hooks.Confirm(plan)
-		if err != nil {
-			return sum, fmt.Errorf("run: confirm: %w", err)
+		if err := confirm(ctx, hooks.Confirm, plan); err != nil {
+			return sum, err
 		}
-		if !ok {
-			return sum, ErrDeclined
-		}
+	}
+	if hooks.Start != nil {
+		hooks.Start(plan)
 	}
 	j, err := OpenJournal(ro.Journal)
 	if err != nil {
@@ -150,6 +149,32 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		err = fmt.Errorf("run interrupted: %w", ctx.Err())
 	}
 	return sum, err
+}
+
+// confirm asks hook, giving up when ctx ends first: the hook may be
+// blocked reading a terminal, and Ctrl-C must still stop the run.
+func confirm(ctx context.Context, hook func(Plan) (bool, error), plan Plan) error {
+	type answer struct {
+		ok  bool
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		ok, err := hook(plan)
+		got <- answer{ok, err}
+	}()
+	select {
+	case a := <-got:
+		switch {
+		case a.err != nil:
+			return fmt.Errorf("run: confirm: %w", a.err)
+		case !a.ok:
+			return ErrDeclined
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("run: interrupted at the confirmation, nothing sent: %w", ctx.Err())
+	}
 }
 
 // loadJournal reads the records of an existing journal (none when the

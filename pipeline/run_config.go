@@ -140,8 +140,13 @@ type Hooks struct {
 	// Plan is called once, after every input is probed and planned.
 	Plan func(Plan)
 	// Confirm is asked after Plan before anything is sent (not in a dry
-	// run); false stops the run with ErrDeclined.
+	// run); false stops the run with ErrDeclined. When ctx ends while it
+	// runs, Run returns at once (an error wrapping ctx's) without waiting
+	// for it, so a prompt blocked on its input cannot hold up Ctrl-C.
 	Confirm func(Plan) (bool, error)
+	// Start is called once sending begins, after Confirm (not in a dry
+	// run), e.g. to start drawing progress.
+	Start func(Plan)
 	// Done receives every record as it is appended to the journal.
 	Done func(Record)
 	// DryRun receives every request a dry run writes.

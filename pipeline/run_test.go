@@ -143,6 +143,23 @@ func onePerPath(t *testing.T, recs []Record, want []string) map[string]Record {
 	return by
 }
 
+// fixture is a folder of distinct PNGs, a stand-in, a journal path and a
+// config asking "What is this?".
+type fixture struct {
+	srv              *dashtest.Server
+	dir, in, journal string
+	cfg              Config
+}
+
+func newFixture(t testing.TB, images int) fixture {
+	t.Helper()
+	f := fixture{srv: dashtest.New(t, testKey), dir: t.TempDir(), cfg: testConfig(t)}
+	f.in, f.journal = filepath.Join(f.dir, "in"), filepath.Join(f.dir, "r.jsonl")
+	writePNGs(t, f.in, images)
+	f.cfg.Prompt = "What is this?"
+	return f
+}
+
 func needTool(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
@@ -487,12 +504,8 @@ func TestRunInterruptRecordsEveryItem(t *testing.T) {
 }
 
 func TestRunMaxCostRefusesBeforeSending(t *testing.T) {
-	srv := dashtest.New(t, testKey)
-	dir := t.TempDir()
-	writePNGs(t, filepath.Join(dir, "in"), 3)
-	journal := filepath.Join(dir, "r.jsonl")
-	cfg := testConfig(t)
-	cfg.Prompt = "What is this?"
+	f := newFixture(t, 3)
+	srv, dir, journal, cfg := f.srv, f.dir, f.journal, f.cfg
 	var plan Plan
 	_, err := Run(context.Background(), cfg, RunOptions{Journal: journal, MaxCost: 1e-9}, testClient(t, srv.URL),
 		[]string{filepath.Join(dir, "in")}, nil, Hooks{Plan: func(p Plan) { plan = p }})
@@ -629,4 +642,26 @@ func BenchmarkRunOverhead(b *testing.B) {
 	b.ReportMetric(per(runCPU), "cpu-µs/request")
 	b.ReportMetric(per(encCPU), "encode-cpu-µs/request")
 	b.ReportMetric(per(runCPU-encCPU), "overhead-cpu-µs/request")
+}
+
+// TestRunConfirmCanceled: Ctrl-C while Confirm blocks (a prompt waiting
+// for a line) returns at once: nothing is sent, no journal, Start never
+// called.
+func TestRunConfirmCanceled(t *testing.T) {
+	f := newFixture(t, 2)
+	srv, journal := f.srv, f.journal
+	ctx, cancel := context.WithCancel(context.Background())
+	block := make(chan struct{})
+	defer close(block)
+	started := false
+	_, err := Run(ctx, f.cfg, RunOptions{Journal: journal}, testClient(t, srv.URL), []string{f.in}, nil, Hooks{
+		Confirm: func(Plan) (bool, error) { cancel(); <-block; return true, nil },
+		Start:   func(Plan) { started = true },
+	})
+	if !errors.Is(err, context.Canceled) || started || len(srv.Requests()) != 0 {
+		t.Fatalf("err %v, started %v, %d requests", err, started, len(srv.Requests()))
+	}
+	if _, err := os.Stat(journal); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal written: %v", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/qwen-vision/vision/dashscope"
@@ -160,8 +161,10 @@ func runRun(c *cli.Context) error {
 			} else if !quiet {
 				printPlan(stderr, p, cfg.Model)
 			}
+		},
+		Start: func(p pipeline.Plan) {
 			if prog != nil {
-				prog.start(p)
+				prog.start(p) // not before: its ticker would draw over the prompt
 			}
 		},
 		Done: func(r pipeline.Record) {
@@ -188,12 +191,22 @@ func runRun(c *cli.Context) error {
 	if prog != nil {
 		hooks.Retry = func(pipeline.RetryEvent) { prog.retry() }
 	}
-	if !ro.DryRun && !c.Bool("yes") && !jsonOut && isTTY(c.App.Reader) && isTTY(stderr) {
-		hooks.Confirm = func(p pipeline.Plan) (bool, error) { return confirm(c.App.Reader, stderr, p) }
+	// On a terminal, ask (on stderr, so also with --json) unless --yes.
+	var asking atomic.Bool
+	if !ro.DryRun && !c.Bool("yes") && isTTY(c.App.Reader) && isTTY(stderr) {
+		hooks.Confirm = func(p pipeline.Plan) (bool, error) {
+			asking.Store(true)
+			defer asking.Store(false)
+			return confirm(c.App.Reader, stderr, p)
+		}
 	}
 	sum, err := pipeline.Run(c.Context, cfg, ro, client, c.Args().Slice(), c.App.Reader, hooks)
 	if prog != nil {
 		prog.finish()
+	}
+	if asking.Load() { // Ctrl-C at the prompt: end its line
+		fmt.Fprintln(stderr)
+		return err
 	}
 	switch {
 	case errors.Is(err, pipeline.ErrJournalExists):
@@ -287,8 +300,14 @@ func confirm(r io.Reader, w io.Writer, p pipeline.Plan) (bool, error) {
 		cost = "about " + formatCost(p.Cost, p.Currency)
 	}
 	fmt.Fprintf(w, "vision: send %d requests for %d items, %s? [y/N] ", p.Requests, p.Send, cost)
-	line, err := bufio.NewReader(r).ReadString('\n')
+	// One line of at most maxAnswer bytes: an endless input (a terminal
+	// fed from /dev/zero, a paste) is cut there and declines.
+	line, err := bufio.NewReader(io.LimitReader(r, maxAnswer)).ReadString('\n')
 	if err != nil && line == "" {
+		return false, nil
+	}
+	if !strings.HasSuffix(line, "\n") && len(line) >= maxAnswer {
+		fmt.Fprintf(w, "\nvision: answer longer than %d bytes: taken as no\n", maxAnswer)
 		return false, nil
 	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
@@ -297,6 +316,9 @@ func confirm(r io.Reader, w io.Writer, p pipeline.Plan) (bool, error) {
 	}
 	return false, nil
 }
+
+// maxAnswer bounds the confirmation answer read from the terminal.
+const maxAnswer = 4 << 10
 
 func printRunSummary(w io.Writer, s pipeline.RunSummary) {
 	if s.DryRun {
