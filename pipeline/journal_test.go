@@ -2,7 +2,11 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -312,12 +316,25 @@ func TestItemID(t *testing.T) {
 func TestItemIDHashFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "abc.txt")
 	os.WriteFile(p, []byte("abc"), 0o644)
-	got, err := HashFile(p)
+	got, err := HashFile(t.Context(), p)
 	if want := "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; err != nil || got != want {
 		t.Errorf("HashFile = %q, %v; want %q", got, err, want)
 	}
-	if _, err := HashFile(p + ".missing"); err == nil || !strings.Contains(err.Error(), "abc.txt.missing") {
+	if _, err := HashFile(t.Context(), p+".missing"); err == nil || !strings.Contains(err.Error(), "abc.txt.missing") {
 		t.Errorf("missing file: err = %v", err)
+	}
+	// Several chunks hash as one stream.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3*hashChunk/16+5)
+	os.WriteFile(p, big, 0o644)
+	sum := sha256.Sum256(big)
+	if got, err := HashFile(t.Context(), p); err != nil || got != hex.EncodeToString(sum[:]) {
+		t.Errorf("big file: %q, %v", got, err)
+	}
+	// A file that never ends (a large video, here /dev/zero) stops at Ctrl-C.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := HashFile(ctx, "/dev/zero"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("canceled hash: err = %v", err)
 	}
 }
 

@@ -64,6 +64,9 @@ func planPDF(ctx context.Context, cfg Config, it *runItem, prompt int) {
 		}
 		pp.dpi = append(pp.dpi, dpi)
 		pp.plans = append(pp.plans, plan)
+		if imageTransport(cfg.Spec, media.Info{}, plan.ResizedWidth, plan.ResizedHeight) == SendUpload {
+			it.trans = SendUpload
+		}
 		in := plan.InputTokens + prompt
 		it.inTok += in
 		it.outTok += cfg.OutputTokens
@@ -75,7 +78,10 @@ func planPDF(ctx context.Context, cfg Config, it *runItem, prompt int) {
 		it.cur = c.Currency
 	}
 	it.pdf = pp
-	it.action, it.reqs, it.trans = ActionSend, pages, SendBase64
+	it.action, it.reqs = ActionSend, pages
+	if it.trans == "" {
+		it.trans = SendBase64
+	}
 	if known {
 		it.cost = &cost
 	}

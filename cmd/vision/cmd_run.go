@@ -253,7 +253,7 @@ func pagePath(path string, page int) string {
 	return path
 }
 
-// maxListed bounds the skipped and failed items the plan lists by name.
+// maxListed bounds the items of each kind the plan lists by name.
 const maxListed = 20
 
 func printPlan(w io.Writer, p pipeline.Plan, model string) {
@@ -272,22 +272,48 @@ func printPlan(w io.Writer, p pipeline.Plan, model string) {
 		sort.Strings(ts)
 		fmt.Fprintf(w, "vision: plan: sent as %s\n", strings.Join(ts, ", "))
 	}
-	listed := 0
-	for _, it := range p.Items {
-		if it.Action != pipeline.ActionSkip && it.Action != pipeline.ActionFail {
-			continue
-		}
-		if listed++; listed > maxListed {
-			continue
-		}
-		verb := "skip"
-		if it.Action == pipeline.ActionFail {
-			verb = "fail"
-		}
-		fmt.Fprintf(w, "vision: plan: %s %s: %s\n", verb, it.Path, it.Reason)
+	more := "(--json lists them all)"
+	if !p.DryRun {
+		more = "(each gets a record in " + p.Journal + ")"
 	}
-	if listed > maxListed {
-		fmt.Fprintf(w, "vision: plan: … and %d more skipped or failed (see the results file)\n", listed-maxListed)
+	listPlanItems(w, p, more, func(it pipeline.PlanItem) string {
+		switch it.Action {
+		case pipeline.ActionSend:
+			if it.Requests > 1 {
+				return fmt.Sprintf("send %s: %s, %d requests", it.Path, it.Transport, it.Requests)
+			}
+			return fmt.Sprintf("send %s: %s", it.Path, it.Transport)
+		case pipeline.ActionRebuild:
+			return fmt.Sprintf("rebuild %s: %s", it.Path, it.Reason)
+		}
+		return ""
+	}, "to send")
+	listPlanItems(w, p, more, func(it pipeline.PlanItem) string {
+		switch it.Action {
+		case pipeline.ActionSkip:
+			return fmt.Sprintf("skip %s: %s", it.Path, it.Reason)
+		case pipeline.ActionFail:
+			return fmt.Sprintf("fail %s: %s", it.Path, it.Reason)
+		}
+		return ""
+	}, "skipped or failed")
+}
+
+// listPlanItems prints the first maxListed lines that line gives for the
+// plan's items ("" leaves an item out), then how many more there are.
+func listPlanItems(w io.Writer, p pipeline.Plan, more string, line func(pipeline.PlanItem) string, what string) {
+	n := 0
+	for _, it := range p.Items {
+		s := line(it)
+		if s == "" {
+			continue
+		}
+		if n++; n <= maxListed {
+			fmt.Fprintf(w, "vision: plan: %s\n", s)
+		}
+	}
+	if n > maxListed {
+		fmt.Fprintf(w, "vision: plan: … and %d more %s %s\n", n-maxListed, what, more)
 	}
 }
 
