@@ -82,9 +82,10 @@ func (d pacedDoer) Do(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	// The limiter counts the start when the headers go out, after any
-	// connecting: what the server sees, not when the slot was granted.
-	trace := &httptrace.ClientTrace{WroteHeaders: func() { slot.Sent(time.Now()) }}
+	// The limiter counts the start when the request has been written, after
+	// any connecting: at or after the moment the server sees it, not when
+	// the slot was granted (a later time only spaces the next starts more).
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { slot.Sent(time.Now()) }}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := d.next.Do(req)
 	switch {

@@ -25,6 +25,8 @@ type runner struct {
 	tmp      string
 	videoSem chan struct{}
 	retries  atomic.Int64
+	latest   map[string]Record // the journal's last record per id, before this run
+	pages    *pageJournal      // PDF pages, kept as they are answered
 }
 
 // Run is `vision run`: it expands args (files, folders, globs, @lists, "-"
@@ -78,14 +80,18 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		sum.DryRunDir, sum.Journal = ro.DryRunDir, ""
 	}
 
-	// Refuse to touch an existing journal without --resume, before any work.
-	prev, err := loadJournal(ro.Journal)
+	if err := checkOutputs(ro); err != nil {
+		return sum, err
+	}
+
+	// Lock the journal and read what it holds, before any work: a second
+	// run on the same file stops here, and one without --resume never
+	// appends to an existing journal.
+	st, err := openState(ro)
 	if err != nil {
 		return sum, err
 	}
-	if len(prev) > 0 && !ro.Resume && !ro.DryRun {
-		return sum, fmt.Errorf("%w: %s has %d records; pass --resume to continue it, or -o a new file", ErrJournalExists, ro.Journal, len(prev))
-	}
+	defer st.close()
 
 	inputs, err := Expand(ctx, args, stdin)
 	if err != nil {
@@ -98,13 +104,18 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		}
 	}
 	r := &runner{cfg: cfg, ro: ro, client: client, hooks: hooks, settings: settingsKey(cfg, ro),
-		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers)}
+		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers), latest: st.latest}
 	items, err := planItems(ctx, cfg, ro, kept)
 	if err != nil {
 		return sum, err
 	}
+	// Output paths come from every input, before the shard, so shards agree.
+	outs := outputPaths(inputs, ro.OutDir, Presets[ro.Preset].OutputExt, ro.Journal, PagesPath(ro.Journal))
+	for _, it := range items {
+		it.out = outs[it.in.Path]
+	}
 	if ro.Resume {
-		markResumed(items, prev, r.settings)
+		markResumed(items, st, r.settings, cfg)
 	}
 	plan := buildPlan(items, cfg, ro, r.settings)
 	sum.Items, sum.Resumed, sum.Currency = plan.Inputs, plan.Resumed, plan.Currency
@@ -127,7 +138,7 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		err := r.dryRun(ctx, items, &sum)
 		return sum, err
 	}
-	if hooks.Confirm != nil && plan.Send > 0 {
+	if hooks.Confirm != nil && plan.Requests > 0 {
 		if err := confirm(ctx, hooks.Confirm, plan); err != nil {
 			return sum, err
 		}
@@ -135,13 +146,17 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	if hooks.Start != nil {
 		hooks.Start(plan)
 	}
-	j, err := OpenJournal(ro.Journal)
+	j, err := st.journal()
 	if err != nil {
 		return sum, err
 	}
 	r.lim = NewLimiter(ro.RPM, ro.TPM)
+	r.pages = &pageJournal{path: PagesPath(ro.Journal)}
 	err = r.execute(ctx, items, j, &sum)
 	sum.Retries = int(r.retries.Load())
+	if cerr := r.pages.Close(); err == nil {
+		err = cerr
+	}
 	if cerr := j.Close(); err == nil {
 		err = cerr
 	}
@@ -174,41 +189,6 @@ func confirm(ctx context.Context, hook func(Plan) (bool, error), plan Plan) erro
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("run: interrupted at the confirmation, nothing sent: %w", ctx.Err())
-	}
-}
-
-// loadJournal reads the records of an existing journal (none when the
-// file does not exist).
-func loadJournal(path string) ([]Record, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
-	}
-	defer f.Close()
-	recs, err := ReadJournal(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a vision results file: %w", path, err)
-	}
-	return recs, nil
-}
-
-// markResumed turns items already ok in the journal, with the same content
-// hash and settings, into resumed ones.
-func markResumed(items []*runItem, prev []Record, settings string) {
-	ok := map[doneKey]bool{}
-	for _, r := range prev {
-		if r.Status == StatusOK {
-			ok[doneKey{r.ID, r.SHA256, r.Settings}] = true
-		}
-	}
-	for _, it := range items {
-		if it.action == ActionSend && ok[doneKey{it.id, it.sha, settings}] {
-			it.action, it.reason = ActionResume, "already ok in the journal"
-			it.reqs, it.inTok, it.outTok, it.cost, it.trans = 0, 0, 0, nil, ""
-		}
 	}
 }
 
@@ -331,35 +311,79 @@ func (r *runner) execute(ctx context.Context, items []*runItem, j *Journal, sum 
 	return g.Wait()
 }
 
-// itemTasks is one task per request of an item.
+// itemTasks is one task per request of an item: the item, or each page of
+// a PDF not answered before.
 func itemTasks(it *runItem) []task {
 	if it.pdf == nil {
 		return []task{{it: it}}
 	}
-	ts := make([]task, it.pdf.pages())
-	for i := range ts {
-		ts[i] = task{it: it, page: i + 1}
+	var ts []task
+	for p := 1; p <= it.pdf.pages(); p++ {
+		if _, done := it.pdf.done[p]; !done {
+			ts = append(ts, task{it: it, page: p})
+		}
 	}
 	return ts
 }
 
-// collect is the one goroutine that writes the journal: first the records
-// the plan already decided, then each sent item as its last request ends,
-// and finally the items the run never got to.
+// slots is the number of results an item's record is made of: one per
+// page of a PDF (a page answered before fills its slot from the page
+// journal), else one.
+func slots(it *runItem) int {
+	if it.pdf != nil {
+		return it.pdf.pages()
+	}
+	return 1
+}
+
+// samePlanRecord reports whether a plan record says what the item's latest
+// record already says, so a resumed run need not append it again.
+func samePlanRecord(last, rec Record) bool {
+	return last.ID == rec.ID && last.SHA256 == rec.SHA256 && last.Settings == rec.Settings &&
+		last.Status == rec.Status && last.Error == rec.Error && last.Stage == rec.Stage && last.ErrorClass == rec.ErrorClass
+}
+
+// collect is the one goroutine that writes the journal and the page
+// journal: first the records the plan already decided (a skip or failure
+// the journal already has as the item's latest record is not appended
+// again) and the outputs rebuilt from stored answers, then each answered
+// PDF page as it arrives and each sent item as its last request ends, and
+// finally the items the run never got to.
 func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *Journal, sum *RunSummary) error {
+	done := func(rec Record) {
+		sum.count(rec)
+		if r.hooks.Done != nil {
+			r.hooks.Done(rec)
+		}
+	}
 	write := func(rec Record) error {
 		if err := j.Append(rec); err != nil {
 			return err
 		}
-		sum.add(rec)
-		if r.hooks.Done != nil {
-			r.hooks.Done(rec)
-		}
+		done(rec)
 		return nil
 	}
 	for _, it := range items {
-		if it.action == ActionSkip || it.action == ActionFail {
-			if err := write(r.planRecord(it)); err != nil {
+		var err error
+		switch it.action {
+		case ActionSkip, ActionFail:
+			rec := r.planRecord(it)
+			if last, ok := r.latest[it.id]; ok && samePlanRecord(last, rec) {
+				done(rec) // unchanged: the journal has it
+				continue
+			}
+			err = write(rec)
+		case ActionRebuild:
+			err = write(r.rebuild(it))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	need := map[int]int{}
+	for _, it := range send {
+		if need[it.idx] = len(itemTasks(it)); need[it.idx] == 0 { // every page answered before
+			if err := write(r.record(it, make([]*taskResult, slots(it)))); err != nil {
 				return err
 			}
 		}
@@ -369,15 +393,21 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 	for res := range results {
 		it := res.it
 		if pending[it.idx] == nil {
-			pending[it.idx] = make([]*taskResult, it.reqs)
+			pending[it.idx] = make([]*taskResult, slots(it))
 		}
-		i := max(res.page-1, 0)
-		pending[it.idx][i] = res
+		pending[it.idx][max(res.page-1, 0)] = res
 		if res.sent {
 			sum.Requests++
 		}
-		got[it.idx]++
-		if got[it.idx] < it.reqs {
+		if res.resp != nil {
+			sum.bill(r.usageOf(res.resp))
+			if res.page > 0 && res.err == nil && !res.resp.Partial {
+				if err := r.pages.Append(r.pageRecord(res)); err != nil {
+					return err
+				}
+			}
+		}
+		if got[it.idx]++; got[it.idx] < need[it.idx] {
 			continue
 		}
 		rec := r.record(it, pending[it.idx])
@@ -387,16 +417,16 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 		}
 	}
 	for _, it := range send { // never fed, or partly done when interrupted
-		if got[it.idx] >= it.reqs {
+		if need[it.idx] == 0 || got[it.idx] >= need[it.idx] {
 			continue
 		}
 		rs := pending[it.idx]
 		if rs == nil {
-			rs = make([]*taskResult, it.reqs)
+			rs = make([]*taskResult, slots(it))
 		}
-		for i := range rs {
-			if rs[i] == nil {
-				rs[i] = &taskResult{task: itemTasks(it)[i], notStarted: true}
+		for _, t := range itemTasks(it) {
+			if i := max(t.page-1, 0); rs[i] == nil {
+				rs[i] = &taskResult{task: t, notStarted: true}
 			}
 		}
 		if err := write(r.record(it, rs)); err != nil {

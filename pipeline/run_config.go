@@ -3,8 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/qwen-vision/vision/dashscope"
@@ -55,7 +53,10 @@ type RunOptions struct {
 	// OutDir receives one output per input for presets that write files
 	// (.md for ocr, .json for video-events), mirroring the inputs' paths.
 	// Default: the journal's path without its extension plus the preset's
-	// extension ("results.jsonl" → "results.md/").
+	// extension ("results.jsonl" → "results.md/"), or the journal's path
+	// plus ".d" when that would be the journal itself ("events.json" →
+	// "events.json.d/"). It may not be the journal or inside it, and must
+	// be creatable: Run checks both before sending anything.
 	OutDir string
 	// Preset names a built-in task (Presets). Its prompt and pixel or fps
 	// settings fill what Config leaves zero, so flags override them.
@@ -119,7 +120,7 @@ func (o RunOptions) withDefaults(cfg Config) RunOptions {
 	}
 	if o.OutDir == "" && o.Journal != "" {
 		if p, ok := Presets[o.Preset]; ok && p.OutputExt != "" {
-			o.OutDir = strings.TrimSuffix(o.Journal, filepath.Ext(o.Journal)) + p.OutputExt
+			o.OutDir = defaultOutDir(o.Journal, p.OutputExt)
 		}
 	}
 	return o

@@ -30,6 +30,7 @@ type Plan struct {
 	Skipped      int            `json:"skipped"`
 	Failed       int            `json:"failed"`
 	Resumed      int            `json:"resumed"`
+	Rebuild      int            `json:"rebuild"`       // answered before: only the output is written again
 	InputTokens  int            `json:"input_tokens"`  // estimated, of the requests to send
 	OutputTokens int            `json:"output_tokens"` // estimated
 	Cost         float64        `json:"cost"`          // estimated
@@ -58,6 +59,7 @@ type PlanItem struct {
 	OutputTokens int      `json:"output_tokens,omitempty"`
 	Cost         *float64 `json:"cost,omitempty"`
 	Transport    string   `json:"transport,omitempty"`
+	Output       string   `json:"output,omitempty"` // the preset's output file
 }
 
 // runItem is one input through a run.
@@ -79,11 +81,13 @@ type runItem struct {
 	cost   *float64
 	cur    string
 	trans  string
+	out    string  // the preset's output file ("" for none)
+	prev   *Record // ActionRebuild: the record holding the answer
 }
 
 func (it *runItem) planItem() PlanItem {
 	return PlanItem{ID: it.id, Path: it.in.Path, Kind: it.kind, Action: it.action, Reason: it.reason, Stage: it.stage,
-		Requests: it.reqs, InputTokens: it.inTok, OutputTokens: it.outTok, Cost: it.cost, Transport: it.trans}
+		Requests: it.reqs, InputTokens: it.inTok, OutputTokens: it.outTok, Cost: it.cost, Transport: it.trans, Output: it.out}
 }
 
 // runSettings is what changes an answer, hashed into each record's
@@ -276,6 +280,8 @@ func buildPlan(items []*runItem, cfg Config, ro RunOptions, settings string) Pla
 			p.Failed++
 		case ActionResume:
 			p.Resumed++
+		case ActionRebuild:
+			p.Rebuild++
 		case ActionSend:
 			p.Send++
 			p.Requests += it.reqs

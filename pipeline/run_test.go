@@ -346,7 +346,11 @@ func checkWindows(t *testing.T, reqs []dashtest.Request, w time.Duration, limit 
 			sum += weight(reqs[j])
 		}
 		if sum > limit {
-			t.Errorf("%d %s arrived within %v from %s (limit %d)", sum, what, w, reqs[i].At.Format("15:04:05.000000"), limit)
+			var at []string
+			for _, r := range reqs {
+				at = append(at, r.At.Format("05.000000"))
+			}
+			t.Errorf("%d %s arrived within %v from %s (limit %d); arrivals %v", sum, what, w, reqs[i].At.Format("15:04:05.000000"), limit, at)
 		}
 	}
 }

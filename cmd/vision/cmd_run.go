@@ -257,8 +257,12 @@ func pagePath(path string, page int) string {
 const maxListed = 20
 
 func printPlan(w io.Writer, p pipeline.Plan, model string) {
-	fmt.Fprintf(w, "vision: plan: %d inputs: %d to send (%d requests), %d skipped, %d failed, %d already done\n",
+	fmt.Fprintf(w, "vision: plan: %d inputs: %d to send (%d requests), %d skipped, %d failed, %d already done",
 		p.Inputs, p.Send, p.Requests, p.Skipped, p.Failed, p.Resumed)
+	if p.Rebuild > 0 {
+		fmt.Fprintf(w, ", %d outputs written from stored answers", p.Rebuild)
+	}
+	fmt.Fprintln(w)
 	cost := "cost unknown (no price for this model and region)"
 	if p.CostKnown {
 		cost = "about " + formatCost(p.Cost, p.Currency)
@@ -318,7 +322,7 @@ func listPlanItems(w io.Writer, p pipeline.Plan, more string, line func(pipeline
 }
 
 func confirm(r io.Reader, w io.Writer, p pipeline.Plan) (bool, error) {
-	if p.Send == 0 {
+	if p.Requests == 0 {
 		return true, nil
 	}
 	cost := "unknown cost"
