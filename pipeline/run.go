@@ -22,11 +22,14 @@ type runner struct {
 	lim      *Limiter
 	settings string
 	prompt   int // estimated prompt tokens
-	tmp      string
+	tmpOnce  sync.Once
+	tmp      string // temporary folder (rendered PDF pages), made on first use
+	tmpErr   error
 	videoSem chan struct{}
 	retries  atomic.Int64
 	latest   map[string]Record // the journal's last record per id, before this run
 	pages    *pageJournal      // PDF pages, kept as they are answered
+	seams    runSeams
 }
 
 // Run is `vision run`: it expands args (files, folders, globs, @lists, "-"
@@ -49,12 +52,19 @@ type runner struct {
 // summary counts them.
 func Run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks) (RunSummary, error) {
 	begin := time.Now()
-	sum, err := run(ctx, cfg, ro, client, args, stdin, hooks)
+	sum, err := run(ctx, cfg, ro, client, args, stdin, hooks, runSeams{})
 	sum.ElapsedS = time.Since(begin).Seconds()
 	return sum, err
 }
 
-func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks) (RunSummary, error) {
+// runSeams replace stages of a run in tests; the zero value replaces none.
+type runSeams struct {
+	// prepare stands in for preparing a task (the overhead benchmark
+	// hands out payloads prepared beforehand, so encoding is not counted).
+	prepare func(ctx context.Context, t task) (Prepared, error)
+}
+
+func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks, seams runSeams) (RunSummary, error) {
 	sum := RunSummary{CostKnown: true, FailuresByClass: map[string]int{}}
 	if ro.Journal == "" {
 		return sum, errors.New("run: no results file (-o results.jsonl)")
@@ -104,7 +114,7 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		}
 	}
 	r := &runner{cfg: cfg, ro: ro, client: client, hooks: hooks, settings: settingsKey(cfg, ro),
-		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers), latest: st.latest}
+		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers), latest: st.latest, seams: seams}
 	items, err := planItems(ctx, cfg, ro, kept)
 	if err != nil {
 		return sum, err
@@ -127,12 +137,7 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		return sum, err
 	}
 
-	tmp, err := os.MkdirTemp("", "vision-run-")
-	if err != nil {
-		return sum, fmt.Errorf("run: temporary folder: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	r.tmp = tmp
+	defer r.removeTemp()
 
 	if ro.DryRun {
 		err := r.dryRun(ctx, items, &sum)
@@ -164,6 +169,24 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		err = fmt.Errorf("run interrupted: %w", ctx.Err())
 	}
 	return sum, err
+}
+
+// tempDir is the run's temporary folder, created on first use (most runs
+// have no PDF page to render).
+func (r *runner) tempDir() (string, error) {
+	r.tmpOnce.Do(func() {
+		if r.tmp, r.tmpErr = os.MkdirTemp("", "vision-run-"); r.tmpErr != nil {
+			r.tmpErr = fmt.Errorf("run: temporary folder: %w", r.tmpErr)
+		}
+	})
+	return r.tmp, r.tmpErr
+}
+
+// removeTemp removes the temporary folder, once every stage has ended.
+func (r *runner) removeTemp() {
+	if r.tmp != "" {
+		os.RemoveAll(r.tmp)
+	}
 }
 
 // confirm asks hook, giving up when ctx ends first: the hook may be
@@ -258,7 +281,11 @@ func (r *runner) execute(ctx context.Context, items []*runItem, j *Journal, sum 
 			for t := range tasks {
 				res := &taskResult{task: t, started: time.Now()}
 				if launch.Err() == nil {
-					res.prep, res.err = r.prepare(launch, t, r.client)
+					if r.seams.prepare != nil {
+						res.prep, res.err = r.seams.prepare(launch, t)
+					} else {
+						res.prep, res.err = r.prepare(launch, t, r.client)
+					}
 				}
 				switch {
 				case launch.Err() != nil:

@@ -48,7 +48,11 @@ func (r *runner) tokens(t task) int {
 // of the ffmpeg slots.
 func (r *runner) prepare(ctx context.Context, t task, up Uploader) (Prepared, error) {
 	if t.page > 0 {
-		return preparePage(ctx, r.cfg, t.it, t.page, r.tmp, up)
+		tmp, err := r.tempDir()
+		if err != nil {
+			return Prepared{}, err
+		}
+		return preparePage(ctx, r.cfg, t.it, t.page, tmp, up)
 	}
 	if t.it.est.Video != nil {
 		select {

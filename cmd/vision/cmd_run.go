@@ -139,7 +139,7 @@ func runRun(c *cli.Context) error {
 	if !quiet && !jsonOut && !ro.DryRun && isTTY(stderr) {
 		prog = newProgress(stderr)
 	}
-	opts := []dashscope.Option{dashscope.WithHTTPClient(pipeline.PaceAttempts(httpClient())),
+	opts := []dashscope.Option{dashscope.WithHTTPClient(pipeline.PaceAttempts(httpClient(ro.Concurrency))),
 		dashscope.WithMaxRetries(c.Int("max-retries"))}
 	if d := c.Duration("request-timeout"); d > 0 {
 		opts = append(opts, dashscope.WithTimeouts(0, d, 0))
@@ -237,12 +237,16 @@ func runRun(c *cli.Context) error {
 
 // httpClient is the transport dashscope would build itself (connect and
 // TLS timeouts, short-lived idle connections), for PaceAttempts to wrap.
-func httpClient() *http.Client {
+// It keeps an idle connection per request in flight (the default keeps 2
+// per host, so with --concurrency 4 half the requests would connect and
+// shake hands with TLS again).
+func httpClient(concurrency int) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	d := &net.Dialer{Timeout: dashscope.DefaultConnectTimeout, KeepAlive: 30 * time.Second}
 	tr.DialContext = d.DialContext
 	tr.TLSHandshakeTimeout = dashscope.DefaultConnectTimeout
 	tr.IdleConnTimeout = 30 * time.Second
+	tr.MaxIdleConnsPerHost = max(concurrency, pipeline.DefaultConcurrency)
 	return &http.Client{Transport: tr}
 }
 
