@@ -42,11 +42,15 @@ type runner struct {
 //
 // Every input ends as exactly one Record appended to ro.Journal as it
 // completes (ok, failed or skipped), except items resumed from an ok record
-// (ro.Resume). When ctx is canceled, Run stops launching, gives requests in
-// flight ro.Grace to finish, then cancels them (records failed, stage
-// "interrupted"); items not sent yet are recorded skipped, stage
-// "interrupted". It then returns an error wrapping ctx's. A crash loses at
-// most the requests in flight: every record is synced when appended.
+// (ro.Resume) and skips or failures the journal already records as the
+// item's latest record; the last record per id is the item's result. Each
+// answered page of a PDF is also kept at once in the page journal
+// (PagesPath), so a resumed run never sends it again. When ctx is
+// canceled, Run stops launching, gives requests in flight ro.Grace to
+// finish, then cancels them (records failed, stage "interrupted"); items
+// not sent yet are recorded skipped, stage "interrupted". It then returns
+// an error wrapping ctx's. A crash loses at most the requests in flight:
+// every record and page is synced when appended.
 //
 // The error is nil when the run went through, even if items failed: the
 // summary counts them.

@@ -75,8 +75,10 @@ type RunOptions struct {
 	// MaxCost refuses to start when the estimated cost of what would be
 	// sent is above it (0: no cap). An unknown cost is refused too.
 	MaxCost float64
-	// Resume skips inputs the journal already has as ok with the same
-	// content hash and settings; failed and skipped ones are tried again.
+	// Resume skips inputs whose latest record in the journal is ok with
+	// the same content hash and settings; failed and skipped ones are tried
+	// again, PDFs only for the pages the page journal does not hold, and
+	// answers whose output could not be written get it from the journal.
 	Resume bool
 	// DryRun plans, prepares and writes each request body (base64 elided)
 	// to DryRunDir instead of sending it. Nothing is sent or journaled.
