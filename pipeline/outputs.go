@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,9 +148,7 @@ func checkOutDir(dir string) error {
 			}
 			break
 		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("output folder %s: %w", dir, err)
-		}
+		// Missing, or below a file (ENOTDIR): look at the part above.
 		parent := filepath.Dir(p)
 		if parent == p {
 			break

@@ -271,6 +271,9 @@ func printPlan(w io.Writer, p pipeline.Plan, model string) {
 	if p.CostKnown {
 		cost = "about " + formatCost(p.Cost, p.Currency)
 	}
+	if p.Requests == 0 {
+		cost = "nothing to pay"
+	}
 	fmt.Fprintf(w, "vision: plan: %s: %d input + %d output tokens estimated, %s\n", model, p.InputTokens, p.OutputTokens, cost)
 	if len(p.Transports) > 0 {
 		var ts []string
@@ -287,10 +290,14 @@ func printPlan(w io.Writer, p pipeline.Plan, model string) {
 	listPlanItems(w, p, more, func(it pipeline.PlanItem) string {
 		switch it.Action {
 		case pipeline.ActionSend:
+			line := fmt.Sprintf("send %s: %s", it.Path, it.Transport)
 			if it.Requests > 1 {
-				return fmt.Sprintf("send %s: %s, %d requests", it.Path, it.Transport, it.Requests)
+				line += fmt.Sprintf(", %d requests", it.Requests)
 			}
-			return fmt.Sprintf("send %s: %s", it.Path, it.Transport)
+			if it.Reason != "" { // e.g. PDF pages kept from an earlier attempt
+				line += " (" + it.Reason + ")"
+			}
+			return line
 		case pipeline.ActionRebuild:
 			return fmt.Sprintf("rebuild %s: %s", it.Path, it.Reason)
 		}
@@ -366,7 +373,7 @@ func printRunSummary(w io.Writer, s pipeline.RunSummary) {
 	}
 	fmt.Fprintf(w, "\nrequests: %d, retries %d, %.1fs\n", s.Requests, s.Retries, s.ElapsedS)
 	fmt.Fprintf(w, "tokens: input %d (estimated %d), output %d (estimated %d)\n", s.Usage.InputTokens, s.EstimatedInputTokens, s.Usage.OutputTokens, s.EstimatedOutputTokens)
-	if s.CostKnown {
+	if s.CostKnown && (s.Requests > 0 || s.EstimatedCost > 0) { // nothing sent: no currency to print
 		fmt.Fprintf(w, "cost: %s (estimated %s)\n", formatCost(s.Cost, s.Currency), formatCost(s.EstimatedCost, s.Currency))
 	}
 	if len(s.FailuresByClass) > 0 {

@@ -43,7 +43,7 @@ func TestPrintPlanListsItems(t *testing.T) {
 	for i := range 25 {
 		it := pipeline.PlanItem{Path: fmt.Sprintf("in/%02d.png", i), Action: pipeline.ActionSend, Transport: "base64", Requests: 1}
 		if i == 0 {
-			it.Path, it.Transport, it.Requests = "in/doc.pdf", "upload", 3
+			it.Path, it.Transport, it.Requests, it.Reason = "in/doc.pdf", "upload", 3, "2 of 5 pages answered before"
 		}
 		p.Items = append(p.Items, it)
 	}
@@ -54,7 +54,7 @@ func TestPrintPlanListsItems(t *testing.T) {
 	printPlan(&b, p, "qwen3-vl-plus")
 	out := b.String()
 	for _, want := range []string{
-		"vision: plan: send in/doc.pdf: upload, 3 requests\n",
+		"vision: plan: send in/doc.pdf: upload, 3 requests (2 of 5 pages answered before)\n",
 		"vision: plan: send in/01.png: base64\n",
 		"vision: plan: … and 5 more to send (each gets a record in r.jsonl)\n",
 		"vision: plan: skip in/00.txt: not an image or video\n",
