@@ -219,6 +219,13 @@ func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Es
 	if e.Status != StatusOK {
 		return e
 	}
+	e.price(cfg, promptTokens)
+	return e
+}
+
+// price adds the prompt and output tokens to a planned estimate and its
+// cost, when the model's price is known.
+func (e *Estimate) price(cfg Config, promptTokens int) {
 	e.PromptTokens = promptTokens
 	e.PromptApprox = promptTokens > 0
 	e.InputTokens += promptTokens
@@ -228,7 +235,6 @@ func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Es
 		total := c.Total
 		e.Cost, e.Currency = &total, c.Currency
 	}
-	return e
 }
 
 func estimateImage(cfg Config, e *Estimate) {
@@ -255,7 +261,7 @@ func estimateVideo(cfg Config, e *Estimate) {
 	if err == nil {
 		plan = &p
 	}
-	e.Problems = append(e.Problems, media.ValidateVideo(info, cfg.Spec, plan, cfg.transport())...)
+	e.Problems = append(e.Problems, media.ValidateVideoWith(info, cfg.Spec, plan, cfg.transport(), cfg.Video)...)
 	if err != nil {
 		e.Status, e.Stage, e.Error = StatusFailed, "plan", trimTokens(err)
 		return
