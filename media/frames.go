@@ -71,7 +71,8 @@ type ExtractOptions struct {
 	// OnFrame, if set, receives every frame in plan order as soon as it and
 	// all earlier ones are ready (e.g. to write it to disk); the returned
 	// frames then carry no Data. An error from it stops the extraction.
-	// Every frame it receives has been checked to be the planned one.
+	// Every frame it receives has been matched to its planned timestamp
+	// (except in files whose packets carry none, TimestampsUnreliable).
 	OnFrame func(Frame) error
 }
 

@@ -12,10 +12,12 @@ import (
 	"errors"
 	"math"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qwen-vision/vision/tokens"
 )
@@ -509,5 +511,39 @@ func TestTailSummary(t *testing.T) {
 		if got := tailSummary(c.in); got != c.want {
 			t.Errorf("tailSummary(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestExtractNoLeaks: extractions that stop early (a seek that misses, a
+// keyframe pass that has all it needs, an OnFrame error) leave no
+// goroutine and no ffmpeg behind.
+func TestExtractNoLeaks(t *testing.T) {
+	needFFmpeg(t)
+	before := runtime.NumGoroutine()
+	ts, ps := exactFixture(t, "clip.ts"), exactFixture(t, "mpeg2.mpg")
+	stop := errors.New("stop")
+	for _, c := range []struct {
+		info Info
+		mode ExtractMode
+		sink func(Frame) error
+	}{
+		{ts, ExtractSeek, nil},      // fails on a wrong frame
+		{ps, ExtractKeyframes, nil}, // stops ffmpeg once served
+		{ts, ExtractPass, func(Frame) error { return stop }},
+		{ps, ExtractPass, func(Frame) error { return stop }},
+	} {
+		plan := planFor(t, c.info, tokens.VideoOptions{NFrames: 4})
+		_, _ = ExtractFrames(context.Background(), c.info.Path, c.info, plan, ExtractOptions{Mode: c.mode, OnFrame: c.sink})
+	}
+	// Goroutines that were told to end may still be unwinding.
+	for i := 0; i < 100 && runtime.NumGoroutine() > before; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+	if kids := childProcesses(t); len(kids) > 0 {
+		t.Errorf("child processes left: %v", kids)
 	}
 }
