@@ -506,6 +506,7 @@ func TestTailSummary(t *testing.T) {
 		{"one", "one"},
 		{"a\nb\nc\nd", "b; c; d"},
 		{"cause\n[h264 @ 0x1] bad\n[h264 @ 0x2] bad\n    Last message repeated 3 times\n\nend", "cause; [h264] bad; end"},
+		{"[h264 @ 0x1] [error] bad\n[error] Conversion failed!", "[h264] bad; Conversion failed!"},
 		{long, strings.Repeat("x", summaryLineLen) + "…"},
 	} {
 		if got := tailSummary(c.in); got != c.want {

@@ -158,13 +158,14 @@ var ffmpegContext = regexp.MustCompile(` @ 0x[0-9a-fA-F]+\]`)
 
 // tailSummary is the last summaryLines distinct non-empty lines of stderr,
 // oldest first, joined by "; ", each cut to summaryLineLen bytes, with
-// ffmpeg's per-run object addresses removed so repeats are seen as such.
+// ffmpeg's per-run object addresses and level tags ("[error] ") removed so
+// repeats are seen as such.
 func tailSummary(stderr string) string {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	var out []string
 	seen := map[string]bool{}
 	for i := len(lines) - 1; i >= 0 && len(out) < summaryLines; i-- {
-		l := strings.TrimSpace(ffmpegContext.ReplaceAllString(lines[i], "]"))
+		l := strings.TrimSpace(logLevel.ReplaceAllString(ffmpegContext.ReplaceAllString(lines[i], "]"), ""))
 		if l == "" || seen[l] || strings.HasPrefix(l, "Last message repeated") {
 			continue
 		}
