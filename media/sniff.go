@@ -33,7 +33,10 @@ func Sniff(head []byte) (Kind, string) {
 	case has(0, "RIFF") && has(8, "AVI "):
 		return KindVideo, "avi"
 	case has(4, "ftyp"):
-		brand := string(head[8:12])
+		brand := ""
+		if len(head) >= 12 {
+			brand = string(head[8:12])
+		}
 		switch brand {
 		case "heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis":
 			if brand == "avif" || brand == "avis" {
