@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"os"
@@ -225,15 +226,42 @@ func encodeJPEG(img image.Image, q int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// encodePNG writes an 8-bit PNG: gray for gray images, RGB for opaque
+// ones, RGBA otherwise. image/png writes 16 bits a sample for every image
+// type it does not know (YCbCr, CMYK, Gray16, RGBA64…), doubling the size
+// for no gain, so those are converted to 8-bit first.
 func encodePNG(img image.Image) ([]byte, error) {
-	if m, ok := img.(*image.NRGBA); ok { // opaque: lets the encoder write RGB
-		img = &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
-	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := png.Encode(&buf, png8(img)); err != nil {
 		return nil, fmt.Errorf("encode png: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// png8 returns img as a type image/png encodes with 8 bits a sample.
+func png8(img image.Image) image.Image {
+	switch m := img.(type) {
+	case *image.Gray, *image.Paletted, *image.RGBA:
+		return m
+	case *image.NRGBA:
+		if m.Opaque() { // the same bytes as RGBA; lets the encoder write RGB
+			return &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
+		}
+		return m
+	case *image.Gray16:
+		g := image.NewGray(m.Bounds())
+		draw.Draw(g, g.Rect, m, m.Rect.Min, draw.Src)
+		return g
+	}
+	b := img.Bounds()
+	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+		d := image.NewRGBA(b)
+		draw.Draw(d, b, img, b.Min, draw.Src)
+		return d
+	}
+	d := image.NewNRGBA(b)
+	draw.Draw(d, b, img, b.Min, draw.Src)
+	return d
 }
 
 func maxPixelsOr(n int) int {
