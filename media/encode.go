@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
+	"strings"
 
 	"github.com/qwen-vision/vision/tokens"
 )
@@ -37,6 +38,10 @@ type EncodeOptions struct {
 	MaxPixels int    // decode limit (0: DefaultMaxPixels)
 	Reencode  bool   // never send the original bytes
 	NoFFmpeg  bool   // never hand large JPEGs to ffmpeg's scaler (see fastShrinkFactor)
+	// ExactSize refuses to fall back to the original bytes of an image
+	// vision cannot decode (see PrepareImage): for outputs that must have
+	// the planned size, like `vision resize`.
+	ExactSize bool
 
 	// The size limit of the transport: MaxBytes bounds the encoded file,
 	// MaxDataURL the length of its data URL. 0 means no limit.
@@ -120,7 +125,18 @@ func PrepareImage(ctx context.Context, path string, info Info, plan tokens.Image
 		}
 		// ffmpeg could not read it: the Go decoder below says why, or copes.
 	}
-	img, fresh, err := decodeCoded(path, info, o.MaxPixels)
+	var img image.Image
+	var fresh Info
+	var err error
+	if Decodable(info) {
+		img, fresh, err = decodeCoded(ctx, path, info, o.MaxPixels)
+	} else {
+		why, convert := undecodable(info)
+		err = fmt.Errorf("decode %s: %s; %s: %w", path, why, convert, ErrCannotDecode)
+	}
+	if errors.Is(err, ErrCannotDecode) && ctx.Err() == nil {
+		return sendOriginal(path, info, o, err)
+	}
 	if err != nil {
 		return Prepared{}, fmt.Errorf("prepare: %w", err)
 	}
@@ -144,6 +160,37 @@ func PrepareImage(ctx context.Context, path string, info Info, plan tokens.Image
 	p.Width, p.Height, p.Reencoded = plan.ResizedWidth, plan.ResizedHeight, true
 	p.Notes = append(notes, p.Notes...)
 	return p, nil
+}
+
+// sendOriginal is PrepareImage's answer for an image vision cannot decode
+// (decodeErr says why): the original bytes when the API accepts the file
+// as it is (OriginalFallback: format, resolution, size) and o allows it,
+// with a note, since the server applies the same smart_resize; else
+// decodeErr.
+func sendOriginal(path string, info Info, o EncodeOptions, decodeErr error) (Prepared, error) {
+	if o.ExactSize {
+		return Prepared{}, fmt.Errorf("prepare: %w", decodeErr)
+	}
+	if ok, why := originalAccepted(info); !ok {
+		return Prepared{}, fmt.Errorf("prepare: %w; the original cannot be sent instead: %s", decodeErr, why)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
+	}
+	if !o.fits(len(data), info.MIME) {
+		return Prepared{}, fmt.Errorf("prepare: %w; the original cannot be sent instead: it is over %s", decodeErr, o.limitText())
+	}
+	return Prepared{Data: data, MIME: info.MIME, Width: info.Width, Height: info.Height,
+		Notes: []string{fmt.Sprintf("vision cannot decode it (%v): the original %s file is sent; the API resizes it the same way",
+			trimDecodeErr(path, decodeErr), strings.ToUpper(info.Format))}}, nil
+}
+
+// trimDecodeErr is a decode error's text without its "decode PATH:" prefix
+// and sentinel suffix, for a note.
+func trimDecodeErr(path string, err error) string {
+	s := strings.TrimPrefix(err.Error(), "decode "+path+": ")
+	return strings.TrimSuffix(s, ": "+ErrCannotDecode.Error())
 }
 
 // keepOriginal reports whether the file can be sent as it is.

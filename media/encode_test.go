@@ -133,7 +133,7 @@ func TestPrepareFitsLimit(t *testing.T) {
 	info := probeT(t, p)
 	spec := tokens.CustomSpec(16)
 	plan := planT(t, info, spec)
-	img, err := DecodeUpright(p, info, 0)
+	img, err := DecodeUpright(context.Background(), p, info, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
