@@ -304,6 +304,12 @@ func TestCountProblems(t *testing.T) {
 	if got := CountProblems(2048, s37, TransportURL); len(got) != 0 {
 		t.Errorf("qwen3.7 2048 by URL: %v", got)
 	}
+	if got := CountProblems(2049, s37, TransportURL); len(got) != 1 || got[0].Code != "image.too_many" || got[0].Severity != SeverityError || !strings.Contains(got[0].Fix, "2048") {
+		t.Errorf("qwen3.7 2049 by URL: %v", got)
+	}
+	if got := CountProblems(251, s37, TransportBase64); len(got) != 1 || !strings.Contains(got[0].Message, "at most 250 as base64") {
+		t.Errorf("qwen3.7 251 as base64: %v", got)
+	}
 }
 
 func TestValidateSizes(t *testing.T) {

@@ -164,7 +164,7 @@ func firstFrame(info Info) string {
 
 // Decodable reports whether vision can decode the probed image to resize
 // it: every format image.Decode reads, HEIC and AVIF when ffmpeg is
-// installed (heifdecode.go), and not animated WEBP (x/image/webp reads only
+// installed (heif_decode.go), and not animated WEBP (x/image/webp reads only
 // still images and ffmpeg 5.1 has no animated WEBP decoder).
 func Decodable(info Info) bool {
 	switch info.Format {
@@ -250,7 +250,9 @@ func sizeProblems(path string, n int64, mime string, spec tokens.Spec, t Transpo
 }
 
 // CountProblems checks the number of images in one request against the
-// transport's limit (250 as base64; 256, or 2048 for Qwen3.7, by URL/path).
+// transport's limit (250 as base64; 256, or 2048 for Qwen3.7, by URL/path;
+// seed 001 lines 2245–2249). The problem's code is image.too_many; its Path
+// is empty (it is about the request, not a file).
 func CountProblems(n int, spec tokens.Spec, t Transport) []Problem {
 	limit, how := spec.ImagesPerRequestURL, "by URL or path"
 	if t == TransportBase64 {

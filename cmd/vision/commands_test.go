@@ -48,6 +48,16 @@ func TestEstimateAgreesWithTokens(t *testing.T) {
 		var tokens, input, ok int
 		for _, o := range objs[:len(objs)-1] {
 			if o["status"] != "ok" {
+				// Not sent, but a planned size is still the calculator's.
+				if num(o, "width") > 0 && num(o, "resized_width") > 0 {
+					_, tout, _ := runCLI(t, "tokens", "--model", model, "--json", fmt.Sprintf("%dx%d", num(o, "width"), num(o, "height")))
+					var want map[string]any
+					json.Unmarshal([]byte(tout), &want)
+					got := fmt.Sprintf("%dx%d", num(o, "resized_width"), num(o, "resized_height"))
+					if w := fmt.Sprintf("%dx%d", num(want, "resized_width"), num(want, "resized_height")); got != w && !strings.Contains(tout, "becomes "+got) {
+						t.Errorf("%s %s: estimate resized %s, tokens says %s", model, o["path"], got, tout)
+					}
+				}
 				continue
 			}
 			ok++
