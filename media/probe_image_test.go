@@ -262,3 +262,21 @@ func TestValidateMessages(t *testing.T) {
 		t.Errorf("raised limit: %v", ps)
 	}
 }
+
+// TestProbeAnimatedWEBPWithoutFlag: an ANIM chunk marks a WEBP animated
+// even when the VP8X flag was left unset.
+func TestProbeAnimatedWEBPWithoutFlag(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(imagesDir, "webp_animated.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data[12:16]) != "VP8X" || string(data[30:34]) != "ANIM" {
+		t.Fatalf("fixture layout: % x", data[:40])
+	}
+	data[20] &^= 0x02
+	p := filepath.Join(t.TempDir(), "noflag.webp")
+	os.WriteFile(p, data, 0o644)
+	if info := probeT(t, p); !info.Animated {
+		t.Errorf("not detected as animated: %+v", info)
+	}
+}
