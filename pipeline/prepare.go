@@ -51,8 +51,7 @@ func Prepare(ctx context.Context, cfg Config, e Estimate, up Uploader) (Prepared
 }
 
 func prepareImage(ctx context.Context, cfg Config, e Estimate, up Uploader) (Prepared, error) {
-	enc := media.EncodeOptions{}.WithLimits(cfg.Spec, media.TransportBase64)
-	p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, enc)
+	p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, cfg.encodeOptions("", 0, media.TransportBase64))
 	if err == nil {
 		c := dashscope.Image(dashscope.MediaBytes(p.MIME, p.Data))
 		setPixels(&c, cfg)
@@ -62,7 +61,7 @@ func prepareImage(ctx context.Context, cfg Config, e Estimate, up Uploader) (Pre
 		return Prepared{}, err
 	}
 	// Too large as a data URL even at the lowest quality: upload instead.
-	p, err = media.PrepareImage(ctx, e.Path, e.Info, *e.Image, media.EncodeOptions{}.WithLimits(cfg.Spec, media.TransportURL))
+	p, err = media.PrepareImage(ctx, e.Path, e.Info, *e.Image, cfg.encodeOptions("", 0, media.TransportURL))
 	if err != nil {
 		return Prepared{}, err
 	}

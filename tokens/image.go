@@ -1,6 +1,9 @@
 package tokens
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // VisionMarkers is the number of tokens each image or video adds around its
 // visual tokens (<vision_bos>, <vision_eos>); the API counts them in
@@ -67,7 +70,10 @@ type ImagePlan struct {
 }
 
 // PlanImage resizes an upright width×height image as the model will and
-// counts its tokens.
+// counts its tokens. When the resized size breaks the ratio limit
+// ([ErrAspectRatio] after resizing) the plan still carries the size and the
+// resized size (so the error can name it) with zero tokens, since the image
+// cannot be sent; on any other error the plan is empty.
 func PlanImage(width, height int, s Spec, o ImageOptions) (ImagePlan, error) {
 	lo, hi, err := s.ImageBounds(o)
 	if err != nil {
@@ -75,6 +81,9 @@ func PlanImage(width, height int, s Spec, o ImageOptions) (ImagePlan, error) {
 	}
 	h, w, err := SmartResize(height, width, s.Factor, lo, hi)
 	if err != nil {
+		if errors.Is(err, ErrAspectRatio) && h > 0 && w > 0 {
+			return ImagePlan{Width: width, Height: height, ResizedWidth: w, ResizedHeight: h}, err
+		}
 		return ImagePlan{}, err
 	}
 	t := ImageTokens(h, w, s.Factor)

@@ -23,6 +23,7 @@ func mediaFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "total-pixels", Usage: "video: total_pixels budget (default: the model's)"},
 		&cli.Float64Flag{Name: "start", Usage: "video: start of the range to sample, in seconds"},
 		&cli.Float64Flag{Name: "end", Usage: "video: end of the range to sample, in seconds"},
+		&cli.IntFlag{Name: "max-decode-pixels", Usage: fmt.Sprintf("largest image (width × height from its header) decoded; larger ones are refused as possible decompression bombs (default %d, ~716 MB of memory)", media.DefaultMaxPixels)},
 	}
 }
 
@@ -57,6 +58,11 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 		Region:       c.String("region"),
 		Transport:    media.Transport(c.String("transport")),
 		Strict:       c.Bool("strict"),
+
+		MaxDecodePixels: c.Int("max-decode-pixels"),
+	}
+	if n := cfg.MaxDecodePixels; c.IsSet("max-decode-pixels") && n <= 0 {
+		return cfg, usagef("--max-decode-pixels %d: must be positive", n)
 	}
 	if c.IsSet("start") {
 		v := c.Float64("start")
@@ -105,6 +111,12 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 }
 
 func formatCost(cost float64, currency string) string {
+	if currency == "" { // nothing was priced
+		if cost == 0 {
+			return "0"
+		}
+		return fmt.Sprintf("%.4f (currency unknown)", cost)
+	}
 	sym := currency + " "
 	switch currency {
 	case "USD":
