@@ -59,7 +59,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitInterrupted
 	case errors.Is(err, errItemsFailed):
 		return exitItemsFailed
-	case errors.As(err, &ue), errors.As(err, &oe), errors.As(err, &um):
+	case errors.As(err, &ue), errors.As(err, &oe), errors.As(err, &um), errors.Is(err, tokens.ErrBounds):
 		return exitUsage
 	}
 	return exitError
