@@ -274,8 +274,10 @@ func (c *Client) Send(ctx context.Context, api API, req *Request, onDelta func(D
 }
 
 // Generate calls native multimodal generation and returns the whole answer.
-// A response marked x-dashscope-partialresponse is returned with Partial set
-// and a nil error. API reference:
+// A response marked x-dashscope-partialresponse: true (the service cut the
+// call at its 300 s limit) is returned with Partial set, its text so far and
+// its request ID, and a nil error, whatever its HTTP status; it is never
+// retried (it has been billed). API reference:
 // https://www.alibabacloud.com/help/en/model-studio/qwen-api-via-dashscope .
 func (c *Client) Generate(ctx context.Context, req *Request) (*Response, error) {
 	return c.generate(ctx, req, nil)
@@ -439,7 +441,7 @@ func (c *Client) generate(ctx context.Context, req *Request, onDelta func(Delta)
 		h.Set("X-DashScope-SSE", "enable")
 	}
 	var out *Response
-	cl := &call{op: "generate", method: http.MethodPost, url: c.endpoint(pathGeneration), header: h, body: b, stream: stream}
+	cl := &call{op: "generate", method: http.MethodPost, url: c.endpoint(pathGeneration), header: h, body: b, stream: stream, partial: true}
 	cl.decode = func(resp *http.Response, r io.Reader, st *attemptState) error {
 		out = &Response{Partial: isPartial(resp.Header)}
 		if stream {
@@ -555,12 +557,18 @@ func decodeNative(resp *http.Response, r io.Reader, out *Response) error {
 	if err := json.NewDecoder(r).Decode(&w); err != nil {
 		return &decodeError{err}
 	}
-	if w.Code != "" {
-		return &APIError{StatusCode: resp.StatusCode, Code: w.Code, Message: w.Message, RequestID: w.RequestID}
-	}
 	text, reasoning, finish, hw, err := w.parts()
 	if err != nil {
 		return &decodeError{err}
+	}
+	// A partial response may carry the error code of the time limit beside
+	// the text so far; the text is what matters then.
+	if w.Code != "" && !(out.Partial && (text != "" || reasoning != "")) {
+		rid := w.RequestID
+		if rid == "" {
+			rid = headerRequestID(resp.Header)
+		}
+		return &APIError{StatusCode: resp.StatusCode, Code: w.Code, Message: w.Message, RequestID: rid}
 	}
 	out.RequestID, out.Text, out.Reasoning, out.FinishReason, out.ImageHW = w.RequestID, text, reasoning, finish, hw
 	if out.RequestID == "" {

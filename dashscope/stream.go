@@ -105,7 +105,7 @@ func decodeNativeStream(resp *http.Response, r io.Reader, st *attemptState, out 
 			if e, ok := streamError(status, ev.data); ok {
 				return e
 			}
-			return &APIError{StatusCode: status, Message: truncate(string(ev.data), 200)}
+			return &APIError{StatusCode: status, Message: truncate(st.scrub(ev.data), 200)}
 		}
 		if len(bytes.TrimSpace(ev.data)) == 0 {
 			return nil
@@ -166,7 +166,7 @@ func decodeOpenAIStream(resp *http.Response, r io.Reader, st *attemptState, out 
 		}
 		if e := chunk.apiError(status); e != nil || ev.event == "error" {
 			if e == nil {
-				e = &APIError{StatusCode: status, Message: truncate(string(data), 200)}
+				e = &APIError{StatusCode: status, Message: truncate(st.scrub(data), 200)}
 			}
 			return e
 		}
