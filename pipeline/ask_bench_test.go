@@ -95,4 +95,3 @@ func noiseJPEG(b *testing.B, w, h int) []byte {
 	}
 	return buf.Bytes()
 }
-
