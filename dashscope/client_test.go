@@ -679,3 +679,33 @@ func TestBaseURLIsSchemeAndHost(t *testing.T) {
 		t.Error("a test server has a region")
 	}
 }
+
+// TestAnswersNeverShowTheKey: a server that echoes the key in an answer,
+// streamed or not, does not get it printed or written by the caller.
+func TestAnswersNeverShowTheKey(t *testing.T) {
+	c, mux, _ := setup(t)
+	mux.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept") == "text/event-stream" {
+			writeSSE(w, "event:result\ndata:"+`{"output":{"choices":[{"message":{"content":[{"text":"key `+testKey+`"}],"reasoning_content":"I saw `+testKey+`"},"finish_reason":"stop"}]}}`+"\n\n")
+			return
+		}
+		io.WriteString(w, `{"output":{"choices":[{"finish_reason":"stop","message":{"content":[{"text":"key `+testKey+`"}]}}]}}`)
+	})
+	var deltas strings.Builder
+	streamed, err := c.GenerateStream(context.Background(), textRequest("m"), func(d Delta) error {
+		deltas.WriteString(d.Reasoning + d.Text)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := c.Generate(context.Background(), textRequest("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{deltas.String(), streamed.Text, streamed.Reasoning, whole.Text} {
+		if strings.Contains(s, testKey[3:]) || !strings.Contains(s, RedactKey(testKey)) {
+			t.Errorf("answer %q", s)
+		}
+	}
+}

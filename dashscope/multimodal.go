@@ -445,11 +445,22 @@ func (c *Client) generate(ctx context.Context, req *Request, onDelta func(Delta)
 	cl.decode = func(resp *http.Response, r io.Reader, st *attemptState) error {
 		out = &Response{Partial: isPartial(resp.Header)}
 		if stream {
-			return decodeNativeStream(resp, r, st, out, onDelta)
+			return decodeNativeStream(resp, r, st, out, c.hidingKey(onDelta))
 		}
 		return decodeNative(resp, r, out)
 	}
-	if err := c.do(ctx, cl); err != nil {
+	return c.answer(out, stream, c.do(ctx, cl))
+}
+
+// answer finishes a generation call. A stream that failed after some
+// output returns it, marked Partial, with the error. The exact API key is
+// scrubbed from answers too: a server (or a model reading a document) may
+// echo it, and answers end up in terminals and results files.
+func (c *Client) answer(out *Response, stream bool, err error) (*Response, error) {
+	if out != nil {
+		out.Text, out.Reasoning = c.hideKey(out.Text), c.hideKey(out.Reasoning)
+	}
+	if err != nil {
 		if out != nil && stream && (out.Text != "" || out.Reasoning != "") {
 			out.Partial = true
 			return out, err
@@ -457,6 +468,14 @@ func (c *Client) generate(ctx context.Context, req *Request, onDelta func(Delta)
 		return nil, err
 	}
 	return out, nil
+}
+
+// hidingKey wraps a delta callback so that no delta shows the API key.
+func (c *Client) hidingKey(fn func(Delta) error) func(Delta) error {
+	return func(d Delta) error {
+		d.Text, d.Reasoning = c.hideKey(d.Text), c.hideKey(d.Reasoning)
+		return fn(d)
+	}
 }
 
 func isPartial(h http.Header) bool {

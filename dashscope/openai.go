@@ -153,18 +153,11 @@ func (c *Client) chatCompletion(ctx context.Context, req *Request, onDelta func(
 	cl.decode = func(resp *http.Response, r io.Reader, st *attemptState) error {
 		out = &Response{Partial: isPartial(resp.Header)}
 		if stream {
-			return decodeOpenAIStream(resp, r, st, out, onDelta)
+			return decodeOpenAIStream(resp, r, st, out, c.hidingKey(onDelta))
 		}
 		return decodeOpenAI(resp, r, out)
 	}
-	if err := c.do(ctx, cl); err != nil {
-		if out != nil && stream && (out.Text != "" || out.Reasoning != "") {
-			out.Partial = true
-			return out, err
-		}
-		return nil, err
-	}
-	return out, nil
+	return c.answer(out, stream, c.do(ctx, cl))
 }
 
 // openaiResponse is a compatible-mode response body or stream chunk.
