@@ -74,7 +74,7 @@ func reportError(w io.Writer, err error) {
 	msg := strings.TrimPrefix(err.Error(), "tokens: ")
 	fmt.Fprintf(w, "vision: error: %s\n", msg)
 	var he hintError
-	if errors.As(err, &he) {
+	if errors.As(err, &he) && he.hint != "" {
 		fmt.Fprintf(w, "vision: hint: %s\n", he.hint)
 	}
 }

@@ -79,6 +79,13 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 	default:
 		return cfg, usagef("--region %q: want intl, us, cn or hk", cfg.Region)
 	}
+	if definesFlag(c, "base-url") { // ask, run: prices follow the endpoint
+		ep, err := resolveEndpoint(c)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Region = ep.region
+	}
 	switch cfg.Transport {
 	case "":
 		cfg.Transport = media.TransportBase64
@@ -108,6 +115,21 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 		cfg.Prices = t
 	}
 	return cfg, nil
+}
+
+// definesFlag reports whether the running command has the flag.
+func definesFlag(c *cli.Context, name string) bool {
+	if c.Command == nil {
+		return false
+	}
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func formatCost(cost float64, currency string) string {
