@@ -157,14 +157,14 @@ func BenchmarkPrepare12MP(b *testing.B) {
 			}
 		})
 	})
-	img, _, err := decodeCoded(p, info, 0)
+	img, _, err := decodeCoded(context.Background(), p, info, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	w, h := plan.ResizedWidth, plan.ResizedHeight
 	b.Run("stage=decode", func(b *testing.B) {
 		for b.Loop() {
-			decodeCoded(p, info, 0)
+			decodeCoded(context.Background(), p, info, 0)
 		}
 	})
 	b.Run("stage=resize", func(b *testing.B) {

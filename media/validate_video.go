@@ -138,17 +138,6 @@ func formatName(info Info) string {
 	return name
 }
 
-// VideoCountProblems checks the number of videos in one request: at most
-// spec.VideosPerRequest (64, seed 001 line 2268).
-func VideoCountProblems(n int, spec tokens.Spec) []Problem {
-	if spec.VideosPerRequest <= 0 || n <= spec.VideosPerRequest {
-		return nil
-	}
-	return []Problem{{Code: "video.too_many", Severity: SeverityError,
-		Message: fmt.Sprintf("%d videos in one request; the API accepts at most %d", n, spec.VideosPerRequest),
-		Fix:     fmt.Sprintf("split them into requests of at most %d videos (vision run sends one request per video)", spec.VideosPerRequest)}}
-}
-
 // videoSizeProblems compares the file's size with the transport's limit.
 // Vision sends extracted frames instead of the file, so the problem is
 // fixable when the frame list fits the image-list limits.

@@ -164,18 +164,6 @@ func TestValidateVideoNFrames(t *testing.T) {
 	}
 }
 
-// TestVideoCountProblems: at most 64 videos in one request (seed 001).
-func TestVideoCountProblems(t *testing.T) {
-	spec := testSpec(t)
-	if ps := VideoCountProblems(64, spec); len(ps) != 0 {
-		t.Errorf("64 videos: %v", ps)
-	}
-	ps := VideoCountProblems(65, spec)
-	if len(ps) != 1 || ps[0].Code != "video.too_many" || ps[0].Severity != SeverityError || !strings.Contains(ps[0].Message, "at most 64") || !strings.Contains(ps[0].Fix, "64") {
-		t.Errorf("65 videos: %+v", ps)
-	}
-}
-
 // TestProbeOgg: an Ogg Theora file is a video (sniffed by its magic),
 // flagged as a container the API does not list, not skipped.
 func TestProbeOgg(t *testing.T) {

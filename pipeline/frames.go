@@ -135,14 +135,16 @@ func ExactVideo(ctx context.Context, cfg Config, e Estimate) Estimate {
 	}
 	info, err := media.ExactFrames(ctx, e.Info)
 	if err != nil {
+		e.clearCost()
 		if ctx.Err() != nil {
 			return failed(e, "scan", ctx.Err(), "run.interrupted", "run again")
 		}
 		p := media.VideoErrorProblem(e.Path, err)
-		return failed(e, "scan", err, p.Code, p.Fix)
+		p.Message = trimPath(e.Path, p.Message)
+		return failedWith(e, "scan", err, p)
 	}
-	if info.Frames == e.Info.Frames && e.Status == StatusOK {
-		e.Info = info
+	if info.Frames == e.Info.Frames && info.VFR == e.Info.VFR && e.Status == StatusOK {
+		e.Info, e.FramesEst = info, false
 		return e
 	}
 	n := Estimate{Path: e.Path, In: e.In, Status: StatusOK, Problems: []media.Problem{}, Info: info,
@@ -150,6 +152,8 @@ func ExactVideo(ctx context.Context, cfg Config, e Estimate) Estimate {
 	estimateVideo(cfg, &n)
 	if n.Status == StatusOK {
 		n.price(cfg, e.PromptTokens)
+	} else {
+		n.clearCost()
 	}
 	return n
 }
@@ -163,8 +167,8 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 	if r.Kind == media.KindVideo && r.Info.Frames > 0 {
 		// Check for ffmpeg before anything is scanned or created.
 		if err := media.FindTool("ffmpeg"); err != nil {
-			p := media.VideoErrorProblem(in.Path, err)
-			r.Estimate = failed(r.Estimate, "extract", err, p.Code, p.Fix)
+			r.Estimate.clearCost()
+			r.Estimate = failedWith(r.Estimate, "extract", err, media.VideoErrorProblem(in.Path, err))
 			return r
 		}
 		r.Estimate = ExactVideo(ctx, cfg, r.Estimate)
@@ -190,7 +194,7 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 		r.Mode, r.Written = m.Mode, len(m.Frames)
 	}
 	if err != nil {
-		e.Status, e.Stage, e.Error = StatusFailed, stage, err.Error()
+		e.fail(stage, err.Error())
 		return r
 	}
 	r.Manifest = filepath.Join(dir, manifestName)

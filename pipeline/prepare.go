@@ -39,72 +39,104 @@ type Prepared struct {
 // planned size: images upright and smart-resized, as base64 when they fit
 // the data-URL limit and uploaded otherwise; videos as the list of their
 // planned frames with the sampling fps they really have, uploaded frame by
-// frame when the list is longer than the API takes as base64.
+// frame when the list is longer than the API takes as base64. The media
+// bytes stay in memory.
 func Prepare(ctx context.Context, cfg Config, e Estimate, up Uploader) (Prepared, error) {
+	return prepare(ctx, cfg, e, prepareOptions{up: up})
+}
+
+// prepareOptions say how prepare sends media.
+type prepareOptions struct {
+	up Uploader // nil: a dry run, uploads are shown as pending
+	// sp, when set, receives the prepared bytes; the content then reads
+	// them from its temporary file instead of memory.
+	sp *spool
+	// upload sends every image and frame by temporary upload: the request
+	// holds more than the API takes as base64 (media.CountProblems).
+	upload bool
+}
+
+func prepare(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
 	switch {
 	case e.Image != nil:
-		return prepareImage(ctx, cfg, e, up)
+		return prepareImage(ctx, cfg, e, o)
 	case e.Video != nil:
-		return prepareVideo(ctx, cfg, e, up)
+		return prepareVideo(ctx, cfg, e, o)
 	}
 	return Prepared{}, fmt.Errorf("prepare %s: nothing planned to send", e.Path)
 }
 
-func prepareImage(ctx context.Context, cfg Config, e Estimate, up Uploader) (Prepared, error) {
-	enc := media.EncodeOptions{}.WithLimits(cfg.Spec, media.TransportBase64)
-	p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, enc)
-	if err == nil {
-		c := dashscope.Image(dashscope.MediaBytes(p.MIME, p.Data))
-		setPixels(&c, cfg)
-		return Prepared{Content: c, Transport: SendBase64, Notes: p.Notes, Bytes: int64(len(p.Data))}, nil
+func prepareImage(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
+	var notes []string
+	if !o.upload {
+		enc := cfg.encodeOptions("", 0, media.TransportBase64)
+		p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, enc)
+		if err == nil {
+			m, err := mediaFor(o.sp, p.MIME, p.Data)
+			if err != nil {
+				return Prepared{}, fmt.Errorf("prepare %s: %w", e.Path, err)
+			}
+			c := dashscope.Image(m)
+			setPixels(&c, cfg)
+			return Prepared{Content: c, Transport: SendBase64, Notes: p.Notes, Bytes: int64(len(p.Data))}, nil
+		}
+		if !errors.Is(err, media.ErrTooLarge) {
+			return Prepared{}, err
+		}
+		notes = append(notes, "too large for a base64 data URL: sent by temporary upload")
+	} else {
+		notes = append(notes, fmt.Sprintf("more images than the %d the API takes as base64 in one request: sent by temporary upload", cfg.Spec.ImagesPerRequestBase64))
 	}
-	if !errors.Is(err, media.ErrTooLarge) {
-		return Prepared{}, err
-	}
-	// Too large as a data URL even at the lowest quality: upload instead.
-	p, err = media.PrepareImage(ctx, e.Path, e.Info, *e.Image, media.EncodeOptions{}.WithLimits(cfg.Spec, media.TransportURL))
+	// Upload: the limits of a file by URL apply.
+	p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, cfg.encodeOptions("", 0, media.TransportURL))
 	if err != nil {
 		return Prepared{}, err
 	}
-	notes := append(p.Notes, "too large for a base64 data URL: sent by temporary upload")
-	url, transport := pendingUpload, SendDryRun
-	if up != nil {
-		if url, err = up.Upload(ctx, cfg.Model, dashscope.MediaBytes(p.MIME, p.Data)); err != nil {
-			return Prepared{}, fmt.Errorf("upload %s: %w", e.Path, err)
-		}
-		transport = SendUpload
+	url, transport, err := uploadOne(ctx, cfg, o, p.MIME, p.Data)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("upload %s: %w", e.Path, err)
 	}
 	c := dashscope.Image(dashscope.MediaURL(url))
 	setPixels(&c, cfg)
-	return Prepared{Content: c, Transport: transport, Notes: notes, Bytes: int64(len(p.Data))}, nil
+	return Prepared{Content: c, Transport: transport, Notes: append(p.Notes, notes...), Bytes: int64(len(p.Data))}, nil
 }
 
-func prepareVideo(ctx context.Context, cfg Config, e Estimate, up Uploader) (Prepared, error) {
+// uploadOne uploads data and returns its oss:// URL and the transport to
+// record; a dry run returns a placeholder. The bytes are dropped once
+// uploaded, so they need no spool.
+func uploadOne(ctx context.Context, cfg Config, o prepareOptions, mime string, data []byte) (string, string, error) {
+	if o.up == nil {
+		return pendingUpload, SendDryRun, nil
+	}
+	url, err := o.up.Upload(ctx, cfg.Model, dashscope.MediaBytes(mime, data))
+	return url, SendUpload, err
+}
+
+func prepareVideo(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
 	frames, err := media.ExtractFrames(ctx, e.Path, e.Info, *e.Video, media.ExtractOptions{Mode: cfg.ExtractMode})
 	if err != nil {
 		return Prepared{}, err
 	}
-	upload := len(frames) > cfg.Spec.ImagesPerRequestBase64
+	upload := o.upload || len(frames) > cfg.Spec.ImagesPerRequestBase64
 	out := Prepared{Transport: SendBase64}
-	if upload {
-		out.Transport = SendDryRun
-		if up != nil {
-			out.Transport = SendUpload
-		}
+	switch {
+	case len(frames) > cfg.Spec.ImagesPerRequestBase64:
 		out.Notes = append(out.Notes, fmt.Sprintf("%d frames is more than the %d images the API takes as base64: frames sent by temporary upload", len(frames), cfg.Spec.ImagesPerRequestBase64))
+	case upload:
+		out.Notes = append(out.Notes, fmt.Sprintf("the request holds more than the %d images the API takes as base64: frames sent by temporary upload", cfg.Spec.ImagesPerRequestBase64))
 	}
 	list := make([]dashscope.Media, len(frames))
 	for i, f := range frames {
 		out.Bytes += int64(len(f.Data))
-		m := dashscope.MediaBytes("image/jpeg", f.Data)
+		var m dashscope.Media
 		if upload {
-			url := pendingUpload
-			if up != nil {
-				if url, err = up.Upload(ctx, cfg.Model, m); err != nil {
-					return Prepared{}, fmt.Errorf("upload frame %d of %s: %w", f.Index, e.Path, err)
-				}
+			url, transport, err := uploadOne(ctx, cfg, o, "image/jpeg", f.Data)
+			if err != nil {
+				return Prepared{}, fmt.Errorf("upload frame %d of %s: %w", f.Index, e.Path, err)
 			}
-			m = dashscope.MediaURL(url)
+			m, out.Transport = dashscope.MediaURL(url), transport
+		} else if m, err = mediaFor(o.sp, "image/jpeg", f.Data); err != nil {
+			return Prepared{}, fmt.Errorf("prepare %s: %w", e.Path, err)
 		}
 		list[i] = m
 		frames[i].Data = nil
