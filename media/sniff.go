@@ -64,6 +64,8 @@ func Sniff(head []byte) (Kind, string) {
 		return KindVideo, "ts"
 	case has(4, "moov"), has(4, "mdat"), has(4, "wide"), has(4, "free"):
 		return KindVideo, "mov"
+	case has(0, "OggS"): // Theora video, or audio only (ffprobe tells)
+		return KindVideo, "ogg"
 	case has(0, "%PDF-"):
 		return KindOther, "pdf"
 	}

@@ -220,6 +220,13 @@ func estimateProbe(ctx context.Context, cfg Config, in Input, promptTokens int) 
 	if e.Status != StatusOK {
 		return e
 	}
+	e.price(cfg, promptTokens)
+	return e
+}
+
+// price adds the prompt and output tokens to a planned estimate and its
+// cost, when the model's price is known.
+func (e *Estimate) price(cfg Config, promptTokens int) {
 	e.PromptTokens = promptTokens
 	e.PromptApprox = promptTokens > 0
 	e.InputTokens += promptTokens
@@ -229,7 +236,6 @@ func estimateProbe(ctx context.Context, cfg Config, in Input, promptTokens int) 
 		fl.InputTokens += promptTokens
 		fl.Cost, fl.Currency = cfg.cost(fl.InputTokens, e.OutputTokens)
 	}
-	return e
 }
 
 // cost prices one request of the given tokens; nil when no price is known.
@@ -320,7 +326,7 @@ func estimateVideo(cfg Config, e *Estimate) {
 	if err == nil {
 		plan = &p
 	}
-	e.Problems = append(e.Problems, media.ValidateVideo(info, cfg.Spec, plan, cfg.transport())...)
+	e.Problems = append(e.Problems, media.ValidateVideoWith(info, cfg.Spec, plan, cfg.transport(), cfg.Video)...)
 	if err != nil {
 		e.fail("plan", trimTokens(err))
 		return
