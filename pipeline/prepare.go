@@ -113,12 +113,22 @@ func uploadOne(ctx context.Context, cfg Config, o prepareOptions, mime string, d
 }
 
 func prepareVideo(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
+	// The header's frame count is an estimate in MKV, WEBM and MPEG files
+	// and wrong in trimmed MP4s: plan from the packet scan, so the frames
+	// sent are the ones qwen-vl-utils would pick (ExactVideo).
+	headerFrames := e.Info.Frames
+	if e = ExactVideo(ctx, cfg, e); e.Status != StatusOK {
+		return Prepared{}, fmt.Errorf("prepare %s: %s", e.Path, e.Error)
+	}
+	out := Prepared{Transport: SendBase64}
+	if e.Info.Frames != headerFrames {
+		out.Notes = append(out.Notes, fmt.Sprintf("planned from the exact count of %d frames (the header said %d)", e.Info.Frames, headerFrames))
+	}
 	frames, err := media.ExtractFrames(ctx, e.Path, e.Info, *e.Video, media.ExtractOptions{Mode: cfg.ExtractMode})
 	if err != nil {
 		return Prepared{}, err
 	}
 	upload := o.upload || len(frames) > cfg.Spec.ImagesPerRequestBase64
-	out := Prepared{Transport: SendBase64}
 	switch {
 	case len(frames) > cfg.Spec.ImagesPerRequestBase64:
 		out.Notes = append(out.Notes, fmt.Sprintf("%d frames is more than the %d images the API takes as base64: frames sent by temporary upload", len(frames), cfg.Spec.ImagesPerRequestBase64))

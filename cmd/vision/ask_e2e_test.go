@@ -173,6 +173,27 @@ func TestAskDryRunGolden(t *testing.T) {
 	}
 }
 
+// TestAskPlansFromExactFrameCount sends videos whose header frame count is
+// wrong or estimated (a cut MKV, an MPEG-PS, a trimmed MP4): the frames
+// sent must come from the packet scan's count, or extraction names frames
+// that do not exist.
+func TestAskPlansFromExactFrameCount(t *testing.T) {
+	for _, name := range []string{"cut.mkv", "mpeg2.mpg", "trimmed.mp4", "vfr.mkv"} {
+		t.Run(name, func(t *testing.T) {
+			code, _, errOut := runBinary(t, []string{"DASHSCOPE_API_KEY=", "DASHSCOPE_BASE_URL="},
+				"ask", "--dry-run", filepath.Join(videos, name), "-p", "What happens?")
+			if code != 0 || !strings.Contains(errOut, "nothing sent") {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+		})
+	}
+	_, _, errOut := runBinary(t, []string{"DASHSCOPE_API_KEY=", "DASHSCOPE_BASE_URL="},
+		"ask", "--dry-run", filepath.Join(videos, "cut.mkv"), "-p", "?")
+	if !strings.Contains(errOut, "exact count of 145 frames (the header said 146)") {
+		t.Errorf("no re-plan note: %s", errOut)
+	}
+}
+
 func TestAskNeedsKey(t *testing.T) {
 	code, _, errOut := runBinary(t, []string{"DASHSCOPE_API_KEY="}, "ask", filepath.Join(images, "png.png"), "-p", "hi")
 	if code != exitError || !strings.Contains(errOut, "DASHSCOPE_API_KEY") {
