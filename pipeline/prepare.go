@@ -124,32 +124,34 @@ func prepareVideo(ctx context.Context, cfg Config, e Estimate, o prepareOptions)
 	if e.Info.Frames != headerFrames {
 		out.Notes = append(out.Notes, fmt.Sprintf("planned from the exact count of %d frames (the header said %d)", e.Info.Frames, headerFrames))
 	}
-	frames, err := media.ExtractFrames(ctx, e.Path, e.Info, *e.Video, media.ExtractOptions{Mode: cfg.ExtractMode})
-	if err != nil {
-		return Prepared{}, err
-	}
-	upload := o.upload || len(frames) > cfg.Spec.ImagesPerRequestBase64
+	n := len(e.Video.Indices)
+	upload := o.upload || n > cfg.Spec.ImagesPerRequestBase64
 	switch {
-	case len(frames) > cfg.Spec.ImagesPerRequestBase64:
-		out.Notes = append(out.Notes, fmt.Sprintf("%d frames is more than the %d images the API takes as base64: frames sent by temporary upload", len(frames), cfg.Spec.ImagesPerRequestBase64))
+	case n > cfg.Spec.ImagesPerRequestBase64:
+		out.Notes = append(out.Notes, fmt.Sprintf("%d frames is more than the %d images the API takes as base64: frames sent by temporary upload", n, cfg.Spec.ImagesPerRequestBase64))
 	case upload:
 		out.Notes = append(out.Notes, fmt.Sprintf("the request holds more than the %d images the API takes as base64: frames sent by temporary upload", cfg.Spec.ImagesPerRequestBase64))
 	}
-	list := make([]dashscope.Media, len(frames))
-	for i, f := range frames {
+	// Each frame is uploaded or spooled as soon as it is extracted (in plan
+	// order), so a long frame list never sits in memory whole.
+	list := make([]dashscope.Media, 0, n)
+	onFrame := func(f media.Frame) error {
 		out.Bytes += int64(len(f.Data))
-		var m dashscope.Media
 		if upload {
 			url, transport, err := uploadOne(ctx, cfg, o, "image/jpeg", f.Data)
 			if err != nil {
-				return Prepared{}, fmt.Errorf("upload frame %d of %s: %w", f.Index, e.Path, err)
+				return fmt.Errorf("upload frame %d: %w", f.Index, err)
 			}
-			m, out.Transport = dashscope.MediaURL(url), transport
-		} else if m, err = mediaFor(o.sp, "image/jpeg", f.Data); err != nil {
-			return Prepared{}, fmt.Errorf("prepare %s: %w", e.Path, err)
+			list, out.Transport = append(list, dashscope.MediaURL(url)), transport
+			return nil
 		}
-		list[i] = m
-		frames[i].Data = nil
+		m, err := mediaFor(o.sp, "image/jpeg", f.Data)
+		list = append(list, m)
+		return err
+	}
+	frames, err := media.ExtractFrames(ctx, e.Path, e.Info, *e.Video, media.ExtractOptions{Mode: cfg.ExtractMode, OnFrame: onFrame})
+	if err != nil {
+		return Prepared{}, err // names the file
 	}
 	out.Frames = frames
 	out.Content = dashscope.Frames(e.Video.SampleFPS, list...)
