@@ -47,6 +47,12 @@ type EncodeOptions struct {
 	// MaxDataURL the length of its data URL. 0 means no limit.
 	MaxBytes   int64
 	MaxDataURL int64
+	// UploadMaxBytes, when set, is the file limit of a temporary upload:
+	// an image no quality fits within the limits above is then returned at
+	// the highest quality whose file fits UploadMaxBytes, with
+	// Prepared.Upload set, from the same encodes (no second decode or
+	// ladder). 0: no such fall-back, ErrTooLarge.
+	UploadMaxBytes int64
 }
 
 // WithLimits sets the size limit of transport t from spec.
@@ -83,6 +89,9 @@ type Prepared struct {
 	Reencoded bool     // false: Data is the original file
 	Quality   int      // JPEG quality used (0 for PNG or original bytes)
 	Notes     []string // what was done and why, for the user
+	// Upload reports that Data fits only EncodeOptions.UploadMaxBytes, not
+	// the transport's own limit: it must go by temporary upload.
+	Upload bool
 }
 
 // PrepareImage turns the probed image at path into the bytes to send at the
@@ -240,6 +249,7 @@ func encodeFit(img image.Image, o EncodeOptions) (Prepared, error) {
 		}
 	}
 	var n int
+	var upload *Prepared // the best encode that fits only an upload
 	for _, lq := range ladder {
 		data, err := encodeJPEG(img, lq)
 		if err != nil {
@@ -252,6 +262,16 @@ func encodeFit(img image.Image, o EncodeOptions) (Prepared, error) {
 			}
 			return Prepared{Data: data, MIME: "image/jpeg", Quality: lq, Notes: notes}, nil
 		}
+		if upload == nil && o.UploadMaxBytes > 0 && int64(n) <= o.UploadMaxBytes {
+			upload = &Prepared{Data: data, MIME: "image/jpeg", Quality: lq, Upload: true}
+		}
+	}
+	if upload != nil {
+		if upload.Quality != q {
+			notes = append(notes, fmt.Sprintf("JPEG quality lowered from %d to %d to fit the %s upload limit", q, upload.Quality, fmtBytes(o.UploadMaxBytes)))
+		}
+		upload.Notes = append(notes, fmt.Sprintf("over %s even at quality %d: sent by temporary upload", o.limitText(), ladder[len(ladder)-1]))
+		return *upload, nil
 	}
 	b := img.Bounds()
 	return Prepared{}, fmt.Errorf("%dx%d JPEG is %s at quality %d, still over %s: %w",

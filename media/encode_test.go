@@ -170,6 +170,21 @@ func TestPrepareFitsLimit(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
+	// With an upload limit between the sizes at quality 80 and 90, the same
+	// encodes give quality 80 for upload: no second ladder.
+	enc := EncodeOptions{UploadMaxBytes: int64((at(80) + at(90)) / 2)}.WithLimits(spec, TransportBase64)
+	got, err = PrepareImage(context.Background(), p, info, plan, enc)
+	if err != nil || !got.Upload || got.Quality != 80 || int64(len(got.Data)) > enc.UploadMaxBytes {
+		t.Fatalf("upload fall-back: %v upload=%v quality %d, %d bytes", err, got.Upload, got.Quality, len(got.Data))
+	}
+	if notes := strings.Join(got.Notes, "\n"); !strings.Contains(notes, "temporary upload") || !strings.Contains(notes, "from 90 to 80") {
+		t.Errorf("notes %q", got.Notes)
+	}
+	// Nothing fits the upload limit either: ErrTooLarge.
+	enc.UploadMaxBytes = int64(at(50) - 1)
+	if _, err = PrepareImage(context.Background(), p, info, plan, enc); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
 	// A kept original over the file limit is re-encoded instead.
 	spec.ImagePathMaxBytes = info.Bytes - 1
 	got, err = PrepareImage(context.Background(), p, info, plan, EncodeOptions{}.WithLimits(spec, TransportPath))

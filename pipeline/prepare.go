@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/qwen-vision/vision/dashscope"
@@ -67,30 +66,30 @@ func prepare(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Pre
 }
 
 func prepareImage(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
+	// As base64 when it fits (lowering JPEG quality if it must), else by
+	// temporary upload under the limits of a file by URL, from the same
+	// decode and encodes; all by upload when the request holds more images
+	// than the API takes as base64 (media.CountProblems).
+	enc := cfg.encodeOptions("", 0, media.TransportURL)
 	var notes []string
-	if !o.upload {
-		enc := cfg.encodeOptions("", 0, media.TransportBase64)
-		p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, enc)
-		if err == nil {
-			m, err := mediaFor(o.sp, p.MIME, p.Data)
-			if err != nil {
-				return Prepared{}, fmt.Errorf("prepare %s: %w", e.Path, err)
-			}
-			c := dashscope.Image(m)
-			setPixels(&c, cfg)
-			return Prepared{Content: c, Transport: SendBase64, Notes: p.Notes, Bytes: int64(len(p.Data))}, nil
-		}
-		if !errors.Is(err, media.ErrTooLarge) {
-			return Prepared{}, err
-		}
-		notes = append(notes, "too large for a base64 data URL: sent by temporary upload")
-	} else {
+	if o.upload {
 		notes = append(notes, fmt.Sprintf("more images than the %d the API takes as base64 in one request: sent by temporary upload", cfg.Spec.ImagesPerRequestBase64))
+	} else {
+		enc = cfg.encodeOptions("", 0, media.TransportBase64)
+		enc.UploadMaxBytes = cfg.Spec.ImageURLMaxBytes
 	}
-	// Upload: the limits of a file by URL apply.
-	p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, cfg.encodeOptions("", 0, media.TransportURL))
+	p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, enc)
 	if err != nil {
 		return Prepared{}, err
+	}
+	if !o.upload && !p.Upload {
+		m, err := mediaFor(o.sp, p.MIME, p.Data)
+		if err != nil {
+			return Prepared{}, fmt.Errorf("prepare %s: %w", e.Path, err)
+		}
+		c := dashscope.Image(m)
+		setPixels(&c, cfg)
+		return Prepared{Content: c, Transport: SendBase64, Notes: p.Notes, Bytes: int64(len(p.Data))}, nil
 	}
 	url, transport, err := uploadOne(ctx, cfg, o, p.MIME, p.Data)
 	if err != nil {
