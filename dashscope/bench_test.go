@@ -8,11 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/qwen-vision/vision/internal/memtest"
 )
 
 const (
@@ -47,47 +46,16 @@ func (p patternReaderAt) ReadAt(b []byte, off int64) (int, error) {
 
 // peakHeap samples the heap while it runs and reports the highest
 // HeapAlloc above the starting point.
-type peakHeap struct {
-	stop chan struct{}
-	done sync.WaitGroup
-	base uint64
-	peak atomic.Uint64
-}
+type peakHeap struct{ h *memtest.Heap }
 
-func startPeakHeap() *peakHeap {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	p := &peakHeap{stop: make(chan struct{}), base: ms.HeapAlloc}
-	p.done.Add(1)
-	go func() {
-		defer p.done.Done()
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > p.peak.Load() {
-				p.peak.Store(ms.HeapAlloc)
-			}
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return p
-}
+func startPeakHeap() peakHeap { return peakHeap{memtest.StartHeap()} }
 
-func (p *peakHeap) mib() float64 {
-	close(p.stop)
-	p.done.Wait()
-	peak := p.peak.Load()
-	if peak < p.base {
+func (p peakHeap) mib() float64 {
+	peak, base := p.h.Stop()
+	if peak < base {
 		return 0
 	}
-	return float64(peak-p.base) / (1 << 20)
+	return float64(peak-base) / (1 << 20)
 }
 
 func discardServer(b *testing.B) (*httptest.Server, *atomic.Int64) {

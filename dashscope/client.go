@@ -1,6 +1,7 @@
 package dashscope
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,12 +34,17 @@ type Client struct {
 	workspace string
 
 	maxRetries        int
+	rateLimitRetries  int  // retries of a 429; see effectiveRateLimitRetries
+	rateLimitSet      bool // WithRateLimitRetries was given
 	onRetry           func(RetryInfo)
 	connectTimeout    time.Duration
 	requestTimeout    time.Duration
 	streamIdleTimeout time.Duration
 	backoffBase       time.Duration
 	backoffMax        time.Duration
+	rateLimitBase     time.Duration
+	rateLimitMax      time.Duration
+	uploadTimeout     time.Duration // 0: scaled by size, see uploadTimeoutFor
 	retryAfterSent    bool
 
 	secretRE *regexp.Regexp // see Redact
@@ -68,6 +74,8 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		streamIdleTimeout: DefaultStreamIdleTimeout,
 		backoffBase:       DefaultBackoffBase,
 		backoffMax:        DefaultBackoffMax,
+		rateLimitBase:     DefaultRateLimitBackoffBase,
+		rateLimitMax:      DefaultRateLimitBackoffMax,
 		cache:             NewMemoryCache(),
 		now:               time.Now,
 		sleep:             sleepContext,
@@ -87,6 +95,14 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	}
 	if c.doer == nil {
 		c.doer = c.defaultHTTPClient()
+	}
+	if !c.rateLimitSet {
+		// One knob by default: no retries means none for 429 either;
+		// otherwise a 429 gets enough attempts to outlast a minute window.
+		c.rateLimitRetries = 0
+		if c.maxRetries > 0 {
+			c.rateLimitRetries = max(c.maxRetries, DefaultRateLimitRetries)
+		}
 	}
 	return c, nil
 }
@@ -129,6 +145,11 @@ type call struct {
 	stream  bool
 	noAuth  bool // do not send the API key (OSS upload)
 	idempot bool // safe to replay after a timeout (GET)
+	// partial: a response marked x-dashscope-partialresponse is decoded as
+	// an answer whatever its status (generation calls).
+	partial bool
+	// timeout replaces the client's request timeout for this call (uploads).
+	timeout time.Duration
 	// decodeErr turns a non-2xx response into an error; nil: JSON APIError.
 	decodeErr func(resp *http.Response, data []byte) *APIError
 	// decode consumes a 2xx response.
@@ -139,6 +160,19 @@ type call struct {
 type attemptState struct {
 	sent      atomic.Bool // the whole request was handed to the connection
 	delivered bool        // a stream delta reached the caller
+	// redact scrubs secrets from response text before anything cuts it
+	// (nil: identity, for decoders used outside an attempt).
+	redact func(string) string
+}
+
+// scrub returns b with the API key and key-like strings redacted. It runs
+// on the whole raw text before any truncation: a cut through the key would
+// leave a prefix that neither the exact match nor the sk-… pattern finds.
+func (st *attemptState) scrub(b []byte) string {
+	if st == nil || st.redact == nil {
+		return string(b)
+	}
+	return st.redact(string(b))
 }
 
 // stopError carries an error returned by a caller's callback; it is never
@@ -164,8 +198,10 @@ const (
 	errStreamIdle     = constError("stream idle timeout")
 )
 
-// do runs cl with retries. See retry.go for the policy.
+// do runs cl with retries. See retry.go for the policy: a 429 has its own
+// count and a slower backoff than other retryable failures.
 func (c *Client) do(ctx context.Context, cl *call) error {
+	var limited, other int // retries so far, by kind
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("dashscope: %s: %w", cl.op, err)
@@ -174,10 +210,23 @@ func (c *Client) do(ctx context.Context, cl *call) error {
 		if err == nil {
 			return nil
 		}
-		if !retry || attempt > c.maxRetries || retryAfter > maxRetryAfter {
+		if !retry || retryAfter > maxRetryAfter {
 			return err
 		}
-		delay := c.retryDelay(attempt, retryAfter)
+		var delay time.Duration
+		if isRateLimited(err) {
+			if limited >= c.rateLimitRetries {
+				return err
+			}
+			limited++
+			delay = c.rateLimitDelay(limited, retryAfter)
+		} else {
+			if other >= c.maxRetries {
+				return err
+			}
+			other++
+			delay = c.retryDelay(other, retryAfter)
+		}
 		if c.onRetry != nil {
 			c.onRetry(RetryInfo{Op: cl.op, Attempt: attempt, Delay: delay, Err: err})
 		}
@@ -193,11 +242,15 @@ func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter 
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var timer *time.Timer
-	if c.requestTimeout > 0 {
-		timer = time.AfterFunc(c.requestTimeout, func() { cancel(errRequestTimeout) })
+	timeout := c.requestTimeout
+	if cl.timeout > 0 {
+		timeout = cl.timeout
+	}
+	if timeout > 0 {
+		timer = time.AfterFunc(timeout, func() { cancel(errRequestTimeout) })
 		defer timer.Stop()
 	}
-	st := &attemptState{}
+	st := &attemptState{redact: c.Redact}
 	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
 		if info.Err == nil {
 			st.sent.Store(true)
@@ -236,9 +289,17 @@ func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter 
 	}
 	defer resp.Body.Close()
 
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
+	if !ok && cl.partial && isPartial(resp.Header) {
+		// The service cut the call at its time limit and sent what it had:
+		// the answer so far is the result (billed, so never retried).
+		return false, 0, c.partialFailure(resp, cl, st)
+	}
+	if !ok {
 		// A body that fails to arrive still leaves the status to report.
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		// Scrub first: the decoders cut long text, possibly inside the key.
+		data = []byte(c.Redact(string(data)))
 		var apiErr *APIError
 		if cl.decodeErr != nil {
 			apiErr = cl.decodeErr(resp, data)
@@ -267,6 +328,24 @@ func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter 
 		return c.failure(ctx, actx, cl, st, derr)
 	}
 	return false, 0, nil
+}
+
+// maxPartialBody caps a partial answer read from a non-2xx response.
+const maxPartialBody = 16 << 20
+
+// partialFailure decodes a non-2xx response marked
+// x-dashscope-partialresponse: true as the answer so far. It returns nil
+// when that worked (the caller's Response has Partial set), else an
+// APIError marked Partial with the body's code, message and request ID.
+func (c *Client) partialFailure(resp *http.Response, cl *call, st *attemptState) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxPartialBody))
+	if err := cl.decode(resp, bytes.NewReader(data), st); err == nil {
+		return nil
+	}
+	apiErr := decodeAPIError(resp, []byte(c.Redact(string(data))))
+	apiErr.Message = c.Redact(apiErr.Message)
+	apiErr.Partial = true
+	return apiErr
 }
 
 // failure classifies an error that happened while sending the request or
@@ -300,13 +379,31 @@ func (c *Client) failure(ctx, actx context.Context, cl *call, st *attemptState, 
 			te.Idle, te.After = true, c.streamIdleTimeout
 		case errors.Is(cause, errRequestTimeout):
 			te.After = c.requestTimeout
+			if cl.timeout > 0 {
+				te.After = cl.timeout
+			}
 		default:
 			te.Err = err
 		}
-		te.Retried = !st.delivered && (!te.Sent || cl.idempot || c.retryAfterSent)
+		te.Retried = !st.delivered && c.mayReplay(cl, te.Sent)
 		return te.Retried, 0, te
 	}
-	return !st.delivered, 0, fmt.Errorf("dashscope: %s: %w", cl.op, err)
+	if st.delivered {
+		return false, 0, fmt.Errorf("dashscope: %s: %w", cl.op, err)
+	}
+	if !c.mayReplay(cl, st.sent.Load()) {
+		// The same policy as a timeout after sending: the service may have
+		// received, run and billed the request; a replay could pay twice.
+		return false, 0, fmt.Errorf("dashscope: %s: no complete response after the request was sent (it may have been billed, so it was not replayed): %w", cl.op, err)
+	}
+	return true, 0, fmt.Errorf("dashscope: %s: %w", cl.op, err)
+}
+
+// mayReplay reports whether an attempt that failed without a response may
+// be made again: when the request was not completely sent, when the call
+// is idempotent, or when WithRetryAfterSentTimeout opted in.
+func (c *Client) mayReplay(cl *call, sent bool) bool {
+	return !sent || cl.idempot || c.retryAfterSent
 }
 
 // TimeoutError reports an attempt that ran out of time: no response within

@@ -266,6 +266,62 @@ func TestBackoffIsCappedWithJitter(t *testing.T) {
 	}
 }
 
+// TestRateLimitBackoffFitsPerMinuteWindows: a 429 without Retry-After is
+// retried five times (three for 5xx), each wait at least half its ceiling,
+// and the waits add up to at least a minute.
+func TestRateLimitBackoffFitsPerMinuteWindows(t *testing.T) {
+	c, err := NewClient(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		var total time.Duration
+		for n, ceil := range []time.Duration{4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 60 * time.Second} {
+			d := c.rateLimitDelay(n+1, 0)
+			if d < ceil/2 || d > ceil {
+				t.Fatalf("retry %d: wait %v outside [%v, %v]", n+1, d, ceil/2, ceil)
+			}
+			total += d
+		}
+		if total < time.Minute {
+			t.Fatalf("429 waits add up to %v, less than a minute window", total)
+		}
+	}
+	if d := c.rateLimitDelay(1, 1500*time.Millisecond); d != 1500*time.Millisecond {
+		t.Errorf("Retry-After not honoured: %v", d)
+	}
+
+	count := func(status int, opts ...Option) (int32, []time.Duration) {
+		c, mux, _ := setup(t, opts...)
+		s := recordSleeps(c)
+		var calls atomic.Int32
+		mux.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.WriteHeader(status)
+		})
+		c.Generate(context.Background(), textRequest("m"))
+		return calls.Load(), s.get()
+	}
+	if n, _ := count(429); n != 1+DefaultRateLimitRetries {
+		t.Errorf("429: %d attempts, want %d", n, 1+DefaultRateLimitRetries)
+	}
+	if n, _ := count(503); n != 1+DefaultMaxRetries {
+		t.Errorf("503: %d attempts, want %d", n, 1+DefaultMaxRetries)
+	}
+	if n, _ := count(429, WithMaxRetries(0)); n != 1 {
+		t.Errorf("429 with retries disabled: %d attempts", n)
+	}
+	if n, _ := count(429, WithMaxRetries(1), WithRateLimitRetries(2)); n != 3 {
+		t.Errorf("429 with WithRateLimitRetries(2): %d attempts", n)
+	}
+	// The default 429 schedule, seen through the client (the test setup
+	// shrinks it; a fresh client keeps the defaults).
+	_, waits := count(429, WithRateLimitBackoff(DefaultRateLimitBackoffBase, DefaultRateLimitBackoffMax))
+	if len(waits) != DefaultRateLimitRetries || waits[0] < 2*time.Second {
+		t.Errorf("429 waits %v", waits)
+	}
+}
+
 func TestCancelDuringBackoff(t *testing.T) {
 	c, mux, _ := setup(t, WithBackoff(10*time.Second, 10*time.Second))
 	var calls atomic.Int32
@@ -400,23 +456,68 @@ func TestRequestTimeoutAfterSent(t *testing.T) {
 	}
 }
 
-func TestConnectionErrorsAreRetried(t *testing.T) {
-	var infos atomic.Int32
-	c, mux, _ := setup(t, WithOnRetry(func(RetryInfo) { infos.Add(1) }))
-	var calls atomic.Int32
-	mux.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) <= 2 {
-			conn, _, err := w.(http.Hijacker).Hijack()
-			if err == nil {
+// hangUp closes the connection of the first n requests without an answer,
+// after reading their whole body, and answers okNative afterwards.
+func hangUp(n int32, calls *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= n {
+			io.Copy(io.Discard, r.Body)
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 				conn.Close()
 			}
 			return
 		}
 		io.WriteString(w, okNative)
-	})
+	}
+}
+
+// TestDroppedAfterSentIsNotReplayed: a connection that drops after the
+// whole request went out may have been run and billed, like a timeout
+// after sending: no replay unless opted in.
+func TestDroppedAfterSentIsNotReplayed(t *testing.T) {
+	c, mux, _ := setup(t)
+	var calls atomic.Int32
+	mux.HandleFunc(genPath, hangUp(1, &calls))
+	_, err := c.Generate(context.Background(), textRequest("m"))
+	if err == nil || calls.Load() != 1 || Classify(err) != ClassNetwork {
+		t.Fatalf("err %v (class %v), calls %d: a sent request was replayed", err, Classify(err), calls.Load())
+	}
+	if !strings.Contains(err.Error(), "may have been billed, so it was not replayed") {
+		t.Errorf("message %q does not say why it was not retried", err)
+	}
+
+	var infos atomic.Int32
+	c, mux, _ = setup(t, WithRetryAfterSentTimeout(true), WithOnRetry(func(RetryInfo) { infos.Add(1) }))
+	calls.Store(0)
+	mux.HandleFunc(genPath, hangUp(2, &calls))
 	resp, err := c.Generate(context.Background(), textRequest("m"))
-	if err != nil || resp.Text != "fine" || infos.Load() != 2 {
-		t.Fatalf("resp %v, err %v, retries %d, calls %d", resp, err, infos.Load(), calls.Load())
+	if err != nil || resp.Text != "fine" || infos.Load() != 2 || calls.Load() != 3 {
+		t.Fatalf("opted in: resp %v, err %v, retries %d, calls %d", resp, err, infos.Load(), calls.Load())
+	}
+}
+
+// TestDroppedBeforeSentIsRetried: a server that hangs up before reading a
+// large body breaks the upload of the request, which was therefore never
+// complete: that is retried.
+func TestDroppedBeforeSentIsRetried(t *testing.T) {
+	var infos atomic.Int32
+	c, mux, _ := setup(t, WithOnRetry(func(ri RetryInfo) { infos.Add(1) }))
+	var calls atomic.Int32
+	mux.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close() // without reading the 43 MB body
+			}
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, okNative)
+	})
+	big := MediaReaderAt("image/jpeg", patternReaderAt{size: 32 << 20, seed: 1}, 32<<20)
+	req := &Request{Model: "m", Messages: []Message{{Role: RoleUser, Content: []Content{Image(big), Text("?")}}}}
+	resp, err := c.Generate(context.Background(), req)
+	if err != nil || resp.Text != "fine" || calls.Load() != 2 || infos.Load() != 1 {
+		t.Fatalf("resp %v, err %v, calls %d, retries %d", resp, err, calls.Load(), infos.Load())
 	}
 }
 
@@ -480,6 +581,45 @@ func TestKeyNeverAppears(t *testing.T) {
 	}
 }
 
+// TestKeyScrubbedBeforeTruncation: text bodies and stream error events are
+// cut to 200 bytes for messages; a cut through the key would leave a prefix
+// that neither the exact match nor the sk-… pattern finds, so the whole raw
+// text is scrubbed first.
+func TestKeyScrubbedBeforeTruncation(t *testing.T) {
+	pad := strings.Repeat("x", 180)
+	c, mux, _ := setup(t, WithMaxRetries(0))
+	mux.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept") == "text/event-stream" {
+			writeSSE(w, "event:error\n:HTTP_STATUS/401\ndata:"+pad+" key: "+testKey+"\n\n")
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(401)
+		io.WriteString(w, pad+" key: "+testKey)
+	})
+	mux.HandleFunc("/compatible-mode/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		writeSSE(w, "event:error\ndata:"+pad+" key: "+testKey+"\n\n")
+	})
+	var errs []error
+	_, err := c.Generate(context.Background(), textRequest("m"))
+	errs = append(errs, err)
+	_, err = c.GenerateStream(context.Background(), textRequest("m"), func(Delta) error { return nil })
+	errs = append(errs, err)
+	_, err = c.ChatCompletionStream(context.Background(), textRequest("m"), func(Delta) error { return nil })
+	errs = append(errs, err)
+	for i, err := range errs {
+		if err == nil {
+			t.Fatalf("call %d: no error", i)
+		}
+		// Any 8 characters of the key's secret part are too many.
+		for k := 3; k+8 <= len(testKey); k++ {
+			if strings.Contains(err.Error(), testKey[k:k+8]) {
+				t.Fatalf("call %d: %q shows %q of the key", i, err, testKey[k:k+8])
+			}
+		}
+	}
+}
+
 func TestRedact(t *testing.T) {
 	if got := RedactKey(testKey); got != "sk-…0123" {
 		t.Errorf("RedactKey = %q", got)
@@ -517,5 +657,55 @@ func TestPreview(t *testing.T) {
 	}
 	if p.URL != BaseURLIntl+genPath {
 		t.Errorf("URL %s", p.URL)
+	}
+}
+
+// TestBaseURLIsSchemeAndHost: the SDKs' base URLs end in /api/v1; given
+// here they would double the path, so they are refused with the fix.
+func TestBaseURLIsSchemeAndHost(t *testing.T) {
+	for _, bad := range []string{"https://dashscope-intl.aliyuncs.com/api/v1", "https://dashscope.aliyuncs.com/api/v1/", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"} {
+		_, err := NewClient(testKey, WithBaseURL(bad))
+		if err == nil || !strings.Contains(err.Error(), "scheme and host only") {
+			t.Errorf("%s: err %v", bad, err)
+		}
+	}
+	for region := range map[string]bool{"intl": true, "us": true, "cn": true, "hk": true} {
+		base, _ := RegionBaseURL(region)
+		if got, ok := RegionOfHost(strings.TrimPrefix(base, "https://")); !ok || got != region {
+			t.Errorf("RegionOfHost(%s) = %q %v", base, got, ok)
+		}
+	}
+	if _, ok := RegionOfHost("127.0.0.1:8080"); ok {
+		t.Error("a test server has a region")
+	}
+}
+
+// TestAnswersNeverShowTheKey: a server that echoes the key in an answer,
+// streamed or not, does not get it printed or written by the caller.
+func TestAnswersNeverShowTheKey(t *testing.T) {
+	c, mux, _ := setup(t)
+	mux.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept") == "text/event-stream" {
+			writeSSE(w, "event:result\ndata:"+`{"output":{"choices":[{"message":{"content":[{"text":"key `+testKey+`"}],"reasoning_content":"I saw `+testKey+`"},"finish_reason":"stop"}]}}`+"\n\n")
+			return
+		}
+		io.WriteString(w, `{"output":{"choices":[{"finish_reason":"stop","message":{"content":[{"text":"key `+testKey+`"}]}}]}}`)
+	})
+	var deltas strings.Builder
+	streamed, err := c.GenerateStream(context.Background(), textRequest("m"), func(d Delta) error {
+		deltas.WriteString(d.Reasoning + d.Text)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := c.Generate(context.Background(), textRequest("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{deltas.String(), streamed.Text, streamed.Reasoning, whole.Text} {
+		if strings.Contains(s, testKey[3:]) || !strings.Contains(s, RedactKey(testKey)) {
+			t.Errorf("answer %q", s)
+		}
 	}
 }

@@ -41,16 +41,22 @@
 // and [Classify] sort them into rate limits (requests, tokens, bursts), data
 // inspection, moderation, auth/region, too large, bad request, server and
 // timeout. Connection errors, 408, 429 and 5xx are retried with capped
-// exponential backoff and full jitter (see [WithMaxRetries], [WithBackoff],
-// [WithOnRetry]); a request that timed out after it was completely sent is not
-// replayed unless [WithRetryAfterSentTimeout] is given, because it may
-// already have been billed.
+// exponential backoff and jitter (see [WithMaxRetries], [WithBackoff],
+// [WithOnRetry]). A 429 without Retry-After is retried more often and more
+// slowly, so the retries outlast DashScope's per-minute windows: five
+// retries waiting 2–4, 4–8, 8–16, 16–32 and 30–60 s ([WithRateLimitRetries],
+// [WithRateLimitBackoff]). A request that timed out, or whose connection
+// dropped, after it was completely sent is not replayed unless
+// [WithRetryAfterSentTimeout] is given, because the service may already have
+// run and billed it; the error says so. A response marked
+// x-dashscope-partialresponse: true is returned as a partial answer
+// ([Response.Partial]), whatever its status, and never retried.
 //
 // # What this package does not do
 //
-// It never opens, reads or names media files: callers pass bytes, an
-// [io.ReaderAt] or URLs (the only path it accepts is the upload-cache file
-// given to [OpenFileCache]). It does not decode, resize or sniff media, count
+// It never opens, reads or names files: callers pass bytes, an
+// [io.ReaderAt] or URLs, and a persistent upload cache is the caller's
+// [UploadCache] (it keeps only an in-memory one). It does not decode, resize or sniff media, count
 // tokens, estimate cost or rate-limit callers; those belong to the media,
 // tokens and pipeline packages. It never prints and never logs; progress is
 // reported through callbacks ([WithOnRetry], stream deltas). The API key never

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxErrorBody caps how much of an error response is read.
@@ -192,6 +194,8 @@ func Classify(err error) Class {
 			return ClassTimeout
 		}
 		return ClassNetwork
+	case errors.Is(err, errStreamTruncated), errors.Is(err, io.ErrUnexpectedEOF):
+		return ClassNetwork // the connection ended in the middle of a response
 	}
 	return ClassUnknown
 }
@@ -244,7 +248,9 @@ func rawString(raw json.RawMessage) string {
 }
 
 // decodeAPIError builds the error for a non-2xx response from its (limited)
-// body.
+// body. data must already be scrubbed of secrets (Client.Redact): a text
+// body is cut to 200 bytes here, and a cut through the key would hide it
+// from the redaction.
 func decodeAPIError(resp *http.Response, data []byte) *APIError {
 	var b errorBody
 	if json.Unmarshal(data, &b) == nil {
@@ -271,9 +277,13 @@ func headerRequestID(h http.Header) string {
 	return ""
 }
 
+// truncate cuts s to at most n bytes, on a UTF-8 boundary, marking the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

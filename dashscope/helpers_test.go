@@ -38,6 +38,7 @@ func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *httptest.Ser
 		WithBaseURL(srv.URL + basePath),
 		WithHTTPClient(srv.Client()),
 		WithBackoff(time.Microsecond, time.Millisecond),
+		WithRateLimitBackoff(time.Microsecond, time.Millisecond),
 	}, opts...)
 	c, err := NewClient(testKey, all...)
 	if err != nil {

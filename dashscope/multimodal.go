@@ -274,8 +274,10 @@ func (c *Client) Send(ctx context.Context, api API, req *Request, onDelta func(D
 }
 
 // Generate calls native multimodal generation and returns the whole answer.
-// A response marked x-dashscope-partialresponse is returned with Partial set
-// and a nil error. API reference:
+// A response marked x-dashscope-partialresponse: true (the service cut the
+// call at its 300 s limit) is returned with Partial set, its text so far and
+// its request ID, and a nil error, whatever its HTTP status; it is never
+// retried (it has been billed). API reference:
 // https://www.alibabacloud.com/help/en/model-studio/qwen-api-via-dashscope .
 func (c *Client) Generate(ctx context.Context, req *Request) (*Response, error) {
 	return c.generate(ctx, req, nil)
@@ -439,15 +441,26 @@ func (c *Client) generate(ctx context.Context, req *Request, onDelta func(Delta)
 		h.Set("X-DashScope-SSE", "enable")
 	}
 	var out *Response
-	cl := &call{op: "generate", method: http.MethodPost, url: c.endpoint(pathGeneration), header: h, body: b, stream: stream}
+	cl := &call{op: "generate", method: http.MethodPost, url: c.endpoint(pathGeneration), header: h, body: b, stream: stream, partial: true}
 	cl.decode = func(resp *http.Response, r io.Reader, st *attemptState) error {
 		out = &Response{Partial: isPartial(resp.Header)}
 		if stream {
-			return decodeNativeStream(resp, r, st, out, onDelta)
+			return decodeNativeStream(resp, r, st, out, c.hidingKey(onDelta))
 		}
 		return decodeNative(resp, r, out)
 	}
-	if err := c.do(ctx, cl); err != nil {
+	return c.answer(out, stream, c.do(ctx, cl))
+}
+
+// answer finishes a generation call. A stream that failed after some
+// output returns it, marked Partial, with the error. The exact API key is
+// scrubbed from answers too: a server (or a model reading a document) may
+// echo it, and answers end up in terminals and results files.
+func (c *Client) answer(out *Response, stream bool, err error) (*Response, error) {
+	if out != nil {
+		out.Text, out.Reasoning = c.hideKey(out.Text), c.hideKey(out.Reasoning)
+	}
+	if err != nil {
 		if out != nil && stream && (out.Text != "" || out.Reasoning != "") {
 			out.Partial = true
 			return out, err
@@ -455,6 +468,14 @@ func (c *Client) generate(ctx context.Context, req *Request, onDelta func(Delta)
 		return nil, err
 	}
 	return out, nil
+}
+
+// hidingKey wraps a delta callback so that no delta shows the API key.
+func (c *Client) hidingKey(fn func(Delta) error) func(Delta) error {
+	return func(d Delta) error {
+		d.Text, d.Reasoning = c.hideKey(d.Text), c.hideKey(d.Reasoning)
+		return fn(d)
+	}
 }
 
 func isPartial(h http.Header) bool {
@@ -555,12 +576,18 @@ func decodeNative(resp *http.Response, r io.Reader, out *Response) error {
 	if err := json.NewDecoder(r).Decode(&w); err != nil {
 		return &decodeError{err}
 	}
-	if w.Code != "" {
-		return &APIError{StatusCode: resp.StatusCode, Code: w.Code, Message: w.Message, RequestID: w.RequestID}
-	}
 	text, reasoning, finish, hw, err := w.parts()
 	if err != nil {
 		return &decodeError{err}
+	}
+	// A partial response may carry the error code of the time limit beside
+	// the text so far; the text is what matters then.
+	if w.Code != "" && !(out.Partial && (text != "" || reasoning != "")) {
+		rid := w.RequestID
+		if rid == "" {
+			rid = headerRequestID(resp.Header)
+		}
+		return &APIError{StatusCode: resp.StatusCode, Code: w.Code, Message: w.Message, RequestID: rid}
 	}
 	out.RequestID, out.Text, out.Reasoning, out.FinishReason, out.ImageHW = w.RequestID, text, reasoning, finish, hw
 	if out.RequestID == "" {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -224,6 +226,54 @@ func TestPartialResponseHeader(t *testing.T) {
 	}
 	if !resp.Partial || resp.Text != "half an ans" {
 		t.Errorf("response %+v, want Partial with the text so far", resp)
+	}
+}
+
+// TestPartialResponseOnErrorStatus: a partial answer that arrives with a
+// non-2xx status is neither retried nor lost: the text so far and the
+// request ID come back, for both APIs.
+func TestPartialResponseOnErrorStatus(t *testing.T) {
+	c, mux, _ := setup(t)
+	var calls atomic.Int32
+	mux.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("X-DashScope-PartialResponse", "true")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		io.WriteString(w, `{"request_id":"p504","output":{"choices":[{"finish_reason":"length","message":{"content":[{"text":"half an ans"}]}}]},"usage":{"input_tokens":5,"output_tokens":9}}`)
+	})
+	mux.HandleFunc("/compatible-mode/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("X-DashScope-PartialResponse", "true")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"id":"chat-p","request_id":"p500","choices":[{"finish_reason":"length","message":{"role":"assistant","content":"half"}}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`)
+	})
+	for _, tt := range []struct {
+		api      API
+		text, id string
+	}{{Native, "half an ans", "p504"}, {OpenAI, "half", "p500"}} {
+		calls.Store(0)
+		resp, err := c.Send(context.Background(), tt.api, textRequest("m"), nil)
+		if err != nil || calls.Load() != 1 {
+			t.Fatalf("%s: err %v, calls %d (a billed partial answer was retried or dropped)", tt.api, err, calls.Load())
+		}
+		if !resp.Partial || resp.Text != tt.text || resp.RequestID != tt.id || resp.Usage.OutputTokens == 0 {
+			t.Errorf("%s: response %+v", tt.api, resp)
+		}
+	}
+	// A partial mark on a body without an answer is an error marked
+	// partial, with the body's code and request ID, not retried.
+	c2, mux2, _ := setup(t)
+	calls.Store(0)
+	mux2.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("X-DashScope-PartialResponse", "true")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		io.WriteString(w, `{"code":"RequestTimeOut","message":"cut","request_id":"p0"}`)
+	})
+	_, err := c2.Generate(context.Background(), textRequest("m"))
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || !apiErr.Partial || apiErr.Code != "RequestTimeOut" || apiErr.RequestID != "p0" || calls.Load() != 1 {
+		t.Fatalf("err %v, calls %d", err, calls.Load())
 	}
 }
 

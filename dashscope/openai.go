@@ -149,22 +149,15 @@ func (c *Client) chatCompletion(ctx context.Context, req *Request, onDelta func(
 		return nil, err
 	}
 	var out *Response
-	cl := &call{op: "chat completion", method: http.MethodPost, url: c.endpoint(pathChat), header: jsonHeader(stream, oss), body: b, stream: stream}
+	cl := &call{op: "chat completion", method: http.MethodPost, url: c.endpoint(pathChat), header: jsonHeader(stream, oss), body: b, stream: stream, partial: true}
 	cl.decode = func(resp *http.Response, r io.Reader, st *attemptState) error {
 		out = &Response{Partial: isPartial(resp.Header)}
 		if stream {
-			return decodeOpenAIStream(resp, r, st, out, onDelta)
+			return decodeOpenAIStream(resp, r, st, out, c.hidingKey(onDelta))
 		}
 		return decodeOpenAI(resp, r, out)
 	}
-	if err := c.do(ctx, cl); err != nil {
-		if out != nil && stream && (out.Text != "" || out.Reasoning != "") {
-			out.Partial = true
-			return out, err
-		}
-		return nil, err
-	}
-	return out, nil
+	return c.answer(out, stream, c.do(ctx, cl))
 }
 
 // openaiResponse is a compatible-mode response body or stream chunk.
@@ -235,6 +228,16 @@ func (r *openaiResponse) apiError(status int) *APIError {
 	return nil
 }
 
+// hasOutput reports whether a response carries answer or reasoning text.
+func (r *openaiResponse) hasOutput() bool {
+	if len(r.Choices) == 0 {
+		return false
+	}
+	m := r.Choices[0].Message
+	text, _, _ := contentText(m.Content)
+	return text != "" || (m.ReasoningContent != nil && *m.ReasoningContent != "")
+}
+
 func (r *openaiResponse) requestID(h http.Header) string {
 	if r.RequestID != "" {
 		return r.RequestID
@@ -250,7 +253,10 @@ func decodeOpenAI(resp *http.Response, r io.Reader, out *Response) error {
 	if err := json.NewDecoder(r).Decode(&w); err != nil {
 		return &decodeError{err}
 	}
-	if e := w.apiError(resp.StatusCode); e != nil {
+	if e := w.apiError(resp.StatusCode); e != nil && !(out.Partial && w.hasOutput()) {
+		if e.RequestID == "" {
+			e.RequestID = w.requestID(resp.Header)
+		}
 		return e
 	}
 	out.RequestID, out.Model = w.requestID(resp.Header), w.Model

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -129,19 +130,29 @@ func TestChatCompletionStreamErrorChunk(t *testing.T) {
 	}
 }
 
-func TestStreamTruncatedBeforeDeltaIsRetried(t *testing.T) {
-	c, mux, _ := setup(t)
-	var calls atomic.Int32
-	mux.HandleFunc("/compatible-mode/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			writeSSE(w, `data: {"id":"x","choices":[]}`+"\n\n") // ends without [DONE]
-			return
+// TestStreamTruncatedIsNotReplayed: a stream that ends without [DONE]
+// answered the request, which may be billed: no replay unless opted in.
+func TestStreamTruncatedIsNotReplayed(t *testing.T) {
+	for _, optIn := range []bool{false, true} {
+		c, mux, _ := setup(t, WithRetryAfterSentTimeout(optIn))
+		var calls atomic.Int32
+		mux.HandleFunc("/compatible-mode/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				writeSSE(w, `data: {"id":"x","choices":[]}`+"\n\n") // ends without [DONE]
+				return
+			}
+			writeSSE(w, `data: {"id":"x","choices":[{"delta":{"content":"ok"},"finish_reason":"stop"}]}`+"\n\ndata: [DONE]\n\n")
+		})
+		resp, err := c.ChatCompletionStream(context.Background(), textRequest("m"), func(Delta) error { return nil })
+		if optIn {
+			if err != nil || resp.Text != "ok" || calls.Load() != 2 {
+				t.Fatalf("opted in: resp %+v, err %v, calls %d", resp, err, calls.Load())
+			}
+			continue
 		}
-		writeSSE(w, `data: {"id":"x","choices":[{"delta":{"content":"ok"},"finish_reason":"stop"}]}`+"\n\ndata: [DONE]\n\n")
-	})
-	resp, err := c.ChatCompletionStream(context.Background(), textRequest("m"), func(Delta) error { return nil })
-	if err != nil || resp.Text != "ok" || calls.Load() != 2 {
-		t.Fatalf("resp %+v, err %v, calls %d", resp, err, calls.Load())
+		if err == nil || calls.Load() != 1 || Classify(err) != ClassNetwork || !strings.Contains(err.Error(), "not replayed") {
+			t.Fatalf("resp %+v, err %v (class %v), calls %d", resp, err, Classify(err), calls.Load())
+		}
 	}
 }
 

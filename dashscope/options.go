@@ -24,13 +24,31 @@ const (
 const (
 	// DefaultRegion is Singapore, the international deployment.
 	DefaultRegion = "intl"
-	// DefaultMaxRetries retries a failed call three times; DashScope's
-	// per-minute limits usually clear within a minute.
+	// DefaultMaxRetries retries a call that failed with a connection
+	// error, 408 or 5xx three times.
 	DefaultMaxRetries = 3
-	// DefaultBackoffBase and DefaultBackoffMax bound the full-jitter backoff:
-	// attempt n waits a random time in [0, min(max, base·2^(n-1))].
+	// DefaultBackoffBase and DefaultBackoffMax bound the full-jitter backoff
+	// of those: retry n waits a random time in [0, min(max, base·2^(n-1))].
 	DefaultBackoffBase = time.Second
 	DefaultBackoffMax  = 30 * time.Second
+	// DefaultRateLimitRetries retries a 429 five times. DashScope's limits
+	// are requests and tokens per minute (reference/dashscope-notes.md §6:
+	// "usually clears within a minute"), so the retries of a 429 without
+	// Retry-After span at least a minute: see DefaultRateLimitBackoffBase.
+	DefaultRateLimitRetries = 5
+	// DefaultRateLimitBackoffBase and DefaultRateLimitBackoffMax shape the
+	// backoff of a 429 without Retry-After: retry n waits a random time in
+	// [c/2, c], c = min(max, base·2^(n-1)): 2–4 s, 4–8 s, 8–16 s, 16–32 s,
+	// 30–60 s (60–120 s in all).
+	DefaultRateLimitBackoffBase = 4 * time.Second
+	DefaultRateLimitBackoffMax  = 60 * time.Second
+	// maxUploadTimeout caps the per-attempt timeout of an upload: the
+	// DashScope Python SDK allows an upload 3600 s
+	// (reference/dashscope-notes.md §2, step 2).
+	maxUploadTimeout = time.Hour
+	// minUploadRate is the slowest upload speed the scaled upload timeout
+	// allows for: the request timeout plus one second per 64 KiB.
+	minUploadRate = 64 << 10
 	// DefaultConnectTimeout bounds dialing and the TLS handshake.
 	DefaultConnectTimeout = 10 * time.Second
 	// DefaultRequestTimeout bounds one attempt of a non-streaming call, from
@@ -85,6 +103,20 @@ func RegionBaseURL(region string) (string, error) {
 	return "", fmt.Errorf("dashscope: unknown region %q (want intl, us, cn or hk)", region)
 }
 
+// RegionOfHost returns the region whose base URL has host (e.g.
+// "dashscope.aliyuncs.com" → "cn"), and false for any other host (a test
+// server, a proxy, a workspace domain).
+func RegionOfHost(host string) (string, bool) {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, r := range []string{"intl", "us", "cn", "hk"} {
+		base, _ := RegionBaseURL(r)
+		if u, err := url.Parse(base); err == nil && u.Host == host {
+			return r, true
+		}
+	}
+	return "", false
+}
+
 // WithRegion selects the region's base URL; see RegionBaseURL.
 func WithRegion(region string) Option {
 	return func(c *Client) error {
@@ -118,6 +150,13 @@ func (c *Client) setBaseURL(base string) error {
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
+	// The SDKs' base URLs end in /api/v1 or /compatible-mode/v1 (seed 000
+	// line 23); this client appends those itself.
+	for _, suffix := range []string{"/api/v1", "/compatible-mode/v1"} {
+		if strings.HasSuffix(u.Path, suffix) {
+			return fmt.Errorf("dashscope: invalid base URL %q: give the scheme and host only, e.g. %s; the client appends %s/…", u.Redacted(), BaseURLIntl, suffix)
+		}
+	}
 	c.baseURL = u
 	return nil
 }
@@ -151,8 +190,11 @@ func WithWorkspace(id string) Option {
 	}
 }
 
-// WithMaxRetries sets how many times a failed call is retried (0 disables
-// retries).
+// WithMaxRetries sets how many times a call that failed with a connection
+// error, a timeout before sending, 408 or 5xx is retried. 0 disables every
+// retry, 429s included; otherwise a 429 is retried
+// max(n, DefaultRateLimitRetries) times unless WithRateLimitRetries says
+// otherwise.
 func WithMaxRetries(n int) Option {
 	return func(c *Client) error {
 		if n < 0 {
@@ -161,6 +203,51 @@ func WithMaxRetries(n int) Option {
 		c.maxRetries = n
 		return nil
 	}
+}
+
+// WithRateLimitRetries sets how many times a 429 is retried, whatever
+// WithMaxRetries says.
+func WithRateLimitRetries(n int) Option {
+	return func(c *Client) error {
+		if n < 0 {
+			return fmt.Errorf("dashscope: negative rate-limit retries %d", n)
+		}
+		c.rateLimitRetries, c.rateLimitSet = n, true
+		return nil
+	}
+}
+
+// WithRateLimitBackoff sets the base and the cap of the backoff after a 429
+// without Retry-After (see DefaultRateLimitBackoffBase).
+func WithRateLimitBackoff(base, max time.Duration) Option {
+	return backoffOption("rate-limit backoff", base, max, func(c *Client) (*time.Duration, *time.Duration) {
+		return &c.rateLimitBase, &c.rateLimitMax
+	})
+}
+
+// WithUploadTimeout sets the per-attempt timeout of a file upload to OSS.
+// By default it grows with the file: the request timeout plus one second
+// per 64 KiB, at most an hour (the Python SDK's upload timeout).
+func WithUploadTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return fmt.Errorf("dashscope: invalid upload timeout %v", d)
+		}
+		c.uploadTimeout = d
+		return nil
+	}
+}
+
+// uploadTimeoutFor is the per-attempt timeout of uploading size bytes.
+func (c *Client) uploadTimeoutFor(size int64) time.Duration {
+	if c.uploadTimeout > 0 {
+		return c.uploadTimeout
+	}
+	if c.requestTimeout <= 0 {
+		return 0 // timeouts disabled
+	}
+	d := c.requestTimeout + time.Duration(size/minUploadRate)*time.Second
+	return min(max(d, c.requestTimeout), maxUploadTimeout)
 }
 
 // WithOnRetry calls fn before every retry wait, e.g. to print
@@ -195,22 +282,33 @@ func WithTimeouts(connect, request, streamIdle time.Duration) Option {
 
 // WithBackoff sets the base and the cap of the retry backoff.
 func WithBackoff(base, max time.Duration) Option {
+	return backoffOption("backoff", base, max, func(c *Client) (*time.Duration, *time.Duration) {
+		return &c.backoffBase, &c.backoffMax
+	})
+}
+
+// backoffOption validates base and max and stores them in the fields pick
+// returns.
+func backoffOption(what string, base, max time.Duration, pick func(*Client) (*time.Duration, *time.Duration)) Option {
 	return func(c *Client) error {
 		if base <= 0 || max < base {
-			return fmt.Errorf("dashscope: invalid backoff base %v, max %v", base, max)
+			return fmt.Errorf("dashscope: invalid %s base %v, max %v", what, base, max)
 		}
-		c.backoffBase, c.backoffMax = base, max
+		b, m := pick(c)
+		*b, *m = base, max
 		return nil
 	}
 }
 
-// WithRetryAfterSentTimeout lets the client replay a request that timed out
-// after it had been sent completely. By default it does not: the service may
-// have accepted, run and billed the request, and replaying it doubles the
-// cost. The DashScope Python SDK maintainers made the same decision when a
-// stale-connection bug produced 300 s read timeouts
+// WithRetryAfterSentTimeout lets the client replay a request that timed out,
+// or whose connection dropped, after it had been sent completely. By
+// default it does not: the service may have accepted, run and billed the
+// request, and replaying it doubles the cost. The DashScope Python SDK
+// maintainers made the same decision when a stale-connection bug produced
+// 300 s read timeouts
 // (https://github.com/langgenius/dify-official-plugins/pull/3659). Timeouts
-// before the request was fully sent are always retried.
+// and connection errors before the request was fully sent are always
+// retried.
 func WithRetryAfterSentTimeout(enable bool) Option {
 	return func(c *Client) error {
 		c.retryAfterSent = enable
@@ -218,9 +316,10 @@ func WithRetryAfterSentTimeout(enable bool) Option {
 	}
 }
 
-// WithUploadCache sets where Upload remembers content hash + model → oss://
-// URL; the default is an in-memory cache, nil disables caching. See
-// OpenFileCache for a persistent one.
+// WithUploadCache sets where Upload remembers account + host + model +
+// content hash → oss:// URL; the default is an in-memory cache, nil
+// disables caching. Package pipeline has a persistent one
+// (pipeline.OpenUploadCache).
 func WithUploadCache(cache UploadCache) Option {
 	return func(c *Client) error {
 		c.cache = cache

@@ -41,3 +41,12 @@ func (c *Client) Redact(text string) string {
 	}
 	return text
 }
+
+// hideKey replaces the client's exact API key in text (answers: unlike
+// Redact it leaves other sk-… strings alone, which may be content).
+func (c *Client) hideKey(text string) string {
+	if c.apiKey == "" || !strings.Contains(text, c.apiKey) {
+		return text
+	}
+	return strings.ReplaceAll(text, c.apiKey, RedactKey(c.apiKey))
+}

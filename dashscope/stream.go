@@ -89,6 +89,12 @@ func deliver(st *attemptState, out *Response, reasoning, text string, fn func(De
 	return nil
 }
 
+// textError is a stream's error event that is not JSON: its text, scrubbed
+// of secrets before it is cut to 200 bytes.
+func textError(status int, data []byte, st *attemptState) *APIError {
+	return &APIError{StatusCode: status, Message: truncate(st.scrub(data), 200)}
+}
+
 // errStreamTruncated reports a stream that ended without its final event.
 const errStreamTruncated = constError("stream ended before the final event")
 
@@ -105,7 +111,7 @@ func decodeNativeStream(resp *http.Response, r io.Reader, st *attemptState, out 
 			if e, ok := streamError(status, ev.data); ok {
 				return e
 			}
-			return &APIError{StatusCode: status, Message: truncate(string(ev.data), 200)}
+			return textError(status, ev.data, st)
 		}
 		if len(bytes.TrimSpace(ev.data)) == 0 {
 			return nil
@@ -156,17 +162,20 @@ func decodeOpenAIStream(resp *http.Response, r io.Reader, st *attemptState, out 
 		if len(data) == 0 {
 			return nil
 		}
-		var chunk openaiResponse
-		if err := json.Unmarshal(data, &chunk); err != nil {
-			return &decodeError{err}
-		}
 		status := ev.status
 		if status == 0 {
 			status = resp.StatusCode
 		}
+		var chunk openaiResponse
+		if err := json.Unmarshal(data, &chunk); err != nil {
+			if ev.event == "error" || status >= 400 { // an error event in plain text
+				return textError(status, data, st)
+			}
+			return &decodeError{err}
+		}
 		if e := chunk.apiError(status); e != nil || ev.event == "error" {
 			if e == nil {
-				e = &APIError{StatusCode: status, Message: truncate(string(data), 200)}
+				e = textError(status, data, st)
 			}
 			return e
 		}

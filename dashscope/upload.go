@@ -155,7 +155,9 @@ func (c *Client) dropPolicy(model string, p *Policy) {
 // for model and returns its oss:// URL. The object is named by the SHA-256
 // of the content plus an extension from m.MIME, so equal content is stored
 // once; a cached URL younger than UploadMaxAge is returned without
-// uploading (see WithUploadCache). A request that uses the URL gets
+// uploading (see WithUploadCache; entries are keyed by account, host, model
+// and hash). An upload attempt may take longer than other requests: see
+// WithUploadTimeout. A request that uses the URL gets
 // X-DashScope-OssResourceResolve: enable automatically. The upload host
 // must be https on *.aliyuncs.com or *.alibabacloud.com. Reference:
 // https://www.alibabacloud.com/help/en/model-studio/get-temporary-file-url .
@@ -173,8 +175,9 @@ func (c *Client) Upload(ctx context.Context, model string, m Media) (string, err
 	if err != nil {
 		return "", fmt.Errorf("dashscope: upload: %w", err)
 	}
+	key := c.uploadKey(model, hash)
 	if c.cache != nil {
-		if u, ok := c.cache.Load(model, hash); ok && u.URL != "" && c.now().Sub(u.Created) < UploadMaxAge {
+		if u, ok := c.cache.Load(key); ok && u.URL != "" && c.now().Sub(u.Created) < UploadMaxAge {
 			return u.URL, nil
 		}
 	}
@@ -199,9 +202,15 @@ func (c *Client) Upload(ctx context.Context, model string, m Media) (string, err
 	}
 	if c.cache != nil {
 		// A failure to remember the upload costs only a re-upload later.
-		_ = c.cache.Store(model, hash, CachedUpload{URL: ossURL, Created: started})
+		_ = c.cache.Store(key, CachedUpload{URL: ossURL, Created: started})
 	}
 	return ossURL, nil
+}
+
+// uploadKey is the cache key of content hash for model: uploads are bound
+// to the account and region as well.
+func (c *Client) uploadKey(model, hash string) UploadKey {
+	return UploadKey{Account: KeyFingerprint(c.apiKey), Host: strings.ToLower(c.baseURL.Host), Model: model, SHA256: hash}
 }
 
 func (c *Client) uploadWith(ctx context.Context, p *Policy, hash string, m Media) (string, error) {
@@ -218,7 +227,7 @@ func (c *Client) uploadWith(ctx context.Context, p *Policy, hash string, m Media
 	h := http.Header{}
 	h.Set("Content-Type", contentType)
 	cl := &call{op: "upload", method: http.MethodPost, url: p.UploadHost, header: h, body: b,
-		noAuth: true, idempot: true, decodeErr: decodeOSSError}
+		noAuth: true, idempot: true, decodeErr: decodeOSSError, timeout: c.uploadTimeoutFor(b.size)}
 	cl.decode = func(_ *http.Response, r io.Reader, _ *attemptState) error {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r, maxErrorBody))
 		return nil
@@ -255,13 +264,22 @@ func multipartBody(p *Policy, key, name string, m *Media) (*body, string) {
 		}
 	}
 	hdr := textproto.MIMEHeader{}
-	hdr.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": name}))
+	hdr.Set("Content-Disposition", fileDisposition("file", name))
 	hdr.Set("Content-Type", m.MIME)
 	_, _ = mw.CreatePart(hdr)
 	prefix := bytes.Clone(buf.Bytes())
 	buf.Reset()
 	_ = mw.Close()
 	return rawBody(prefix, m, bytes.Clone(buf.Bytes())), mw.FormDataContentType()
+}
+
+// fileDisposition is the Content-Disposition of a file part as
+// mime/multipart.Writer.CreateFormFile writes it: name first, both values
+// quoted (mime.FormatMediaType would sort filename first and leave a
+// token-only value unquoted, which some form parsers reject).
+func fileDisposition(field, filename string) string {
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return fmt.Sprintf(`form-data; name="%s"; filename="%s"`, q.Replace(field), q.Replace(filename))
 }
 
 // decodeOSSError reads OSS's XML error body.

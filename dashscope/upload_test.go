@@ -11,8 +11,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +60,11 @@ func newFakeOSS(t *testing.T, mux *http.ServeMux, uploadHost string) *fakeOSS {
 		raw, _ := io.ReadAll(r.Body)
 		if int64(len(raw)) != r.ContentLength {
 			t.Errorf("received %d of %d bytes", len(raw), r.ContentLength)
+		}
+		// The file part's header as mime/multipart.CreateFormFile writes it:
+		// name first, both values quoted.
+		if !bytes.Contains(raw, []byte("\r\nContent-Disposition: form-data; name=\"file\"; filename=\"")) {
+			t.Errorf("file part header not in CreateFormFile form:\n%s", raw[bytes.LastIndex(raw, []byte("Content-Disposition")):][:120])
 		}
 		mr := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
 		var names []string
@@ -250,17 +253,15 @@ func TestUploadHostValidation(t *testing.T) {
 	}
 }
 
-func TestUploadCacheExpiry(t *testing.T) {
+// TestUploadCacheKeyedByAccountAndHost: an upload is reused only for the same
+// key, host, model and content, and never after UploadMaxAge.
+func TestUploadCacheKeyedByAccountAndHost(t *testing.T) {
 	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	path := filepath.Join(t.TempDir(), "cache", "uploads.jsonl")
-	fc, err := OpenFileCache(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, mux, srv := setup(t, WithClock(clock), WithUploadCache(fc))
+	cache := NewMemoryCache()
+	c, mux, srv := setup(t, WithClock(clock), WithUploadCache(cache))
 	f := newFakeOSS(t, mux, srv.URL+basePath+"/oss")
 	f.expire = 100 * 3600 // keep the policy out of the way
 	img := MediaBytes("image/png", fakePNG(500))
@@ -268,38 +269,65 @@ func TestUploadCacheExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum := sha256.Sum256(img.Data)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	k := UploadKey{Account: KeyFingerprint(testKey), Host: host, Model: "qwen3-vl-plus", SHA256: hex.EncodeToString(sum[:])}
+	if e, ok := cache.Load(k); !ok || e.URL != u1 {
+		t.Fatalf("cache entry under %+v: %+v %v", k, e, ok)
+	}
+	if strings.Contains(k.Account, testKey[3:11]) || len(k.Account) != 32 || KeyFingerprint("sk-other-key-0123456789") == k.Account {
+		t.Errorf("fingerprint %q", k.Account)
+	}
 	advance(46*time.Hour + 59*time.Minute)
 	if u, _ := c.Upload(context.Background(), "qwen3-vl-plus", img); u != u1 || f.uploads.Load() != 1 {
 		t.Fatalf("at 46h59m: uploads %d", f.uploads.Load())
 	}
-	// Another model does not share the entry.
+	// Another model, another key: not shared.
 	if _, err := c.Upload(context.Background(), "qwen3-vl-flash", img); err != nil || f.uploads.Load() != 2 {
 		t.Fatalf("other model: err %v, uploads %d", err, f.uploads.Load())
 	}
-	// A new run reads the file.
-	fc2, err := openFileCache(path, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e, ok := fc2.Load("qwen3-vl-plus", strings.TrimSuffix(u1[strings.LastIndex(u1, "/")+1:], ".png")); !ok || e.URL != u1 {
-		t.Errorf("reloaded cache: %+v %v", e, ok)
+	// Another account or another region looks under another key.
+	other, _ := NewClient("sk-another-account-0123456789", WithBaseURL(srv.URL+basePath))
+	elsewhere, _ := NewClient(testKey, WithRegion("cn"))
+	for _, o := range []*Client{other, elsewhere} {
+		if _, ok := cache.Load(o.uploadKey("qwen3-vl-plus", k.SHA256)); ok {
+			t.Errorf("%v sees the upload of another account or region", o)
+		}
 	}
 	advance(2 * time.Minute) // 47h01m
 	if _, err := c.Upload(context.Background(), "qwen3-vl-plus", img); err != nil || f.uploads.Load() != 3 {
 		t.Fatalf("at 47h01m: err %v, uploads %d (want a fresh upload)", err, f.uploads.Load())
 	}
-	// Reopening drops expired lines and compacts the file.
-	fc3, err := openFileCache(path, now.Add(48*time.Hour))
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestUploadTimeout: uploads get their own, longer timeout: by default the
+// request timeout plus a second per 64 KiB, at most an hour.
+func TestUploadTimeout(t *testing.T) {
+	c, _ := NewClient(testKey)
+	if got := c.uploadTimeoutFor(0); got != DefaultRequestTimeout {
+		t.Errorf("empty upload: %v", got)
 	}
-	if len(fc3.entries) != 0 {
-		t.Errorf("expired entries kept: %v", fc3.entries)
+	if got := c.uploadTimeoutFor(64 << 20); got != DefaultRequestTimeout+1024*time.Second {
+		t.Errorf("64 MiB: %v", got)
 	}
-	if data, _ := os.ReadFile(path); len(data) != 0 {
-		t.Errorf("file not compacted: %s", data)
+	if got := c.uploadTimeoutFor(1 << 40); got != time.Hour {
+		t.Errorf("1 TiB: %v, want the 1 h cap", got)
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
-		t.Errorf("cache file mode %v", st.Mode())
+	// A slow OSS answer outlives the request timeout of other calls.
+	c, mux, srv := setup(t, WithTimeouts(0, 50*time.Millisecond, 0), WithUploadTimeout(5*time.Second), WithMaxRetries(0))
+	newFakeOSS(t, mux, srv.URL+basePath+"/slow-oss")
+	mux.HandleFunc("/slow-oss", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(200 * time.Millisecond)
+	})
+	if _, err := c.Upload(context.Background(), "qwen3-vl-plus", MediaBytes("image/png", fakePNG(100))); err != nil {
+		t.Fatalf("upload cut by the request timeout: %v", err)
+	}
+	mux.HandleFunc(genPath, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(200 * time.Millisecond)
+	})
+	if _, err := c.Generate(context.Background(), textRequest("m")); Classify(err) != ClassTimeout {
+		t.Fatalf("generate: %v, want the request timeout", err)
 	}
 }

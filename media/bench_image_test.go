@@ -2,7 +2,10 @@ package media
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"math/rand/v2"
@@ -157,14 +160,14 @@ func BenchmarkPrepare12MP(b *testing.B) {
 			}
 		})
 	})
-	img, _, err := decodeCoded(p, info, 0)
+	img, _, err := decodeCoded(context.Background(), p, info, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	w, h := plan.ResizedWidth, plan.ResizedHeight
 	b.Run("stage=decode", func(b *testing.B) {
 		for b.Loop() {
-			decodeCoded(p, info, 0)
+			decodeCoded(context.Background(), p, info, 0)
 		}
 	})
 	b.Run("stage=resize", func(b *testing.B) {
@@ -188,4 +191,97 @@ func BenchmarkPrepare12MP(b *testing.B) {
 			imaging.Resize(img, w, h, imaging.Lanczos)
 		}
 	})
+}
+
+var (
+	phoneOnce  sync.Once
+	phoneFiles []string
+	phoneErr   error
+)
+
+// phoneJPEGs writes (once) 400 JPEGs whose headers look like a phone's:
+// an APP1 Exif segment of about 48 KB (IFD0 with Orientation, then the
+// bulk a thumbnail and maker notes take), a 3 KB APP2 ICC profile, then
+// the frame. Probing reads headers only, so the pixels are few; the header
+// bytes are what a real photo makes the probe read (and the bare
+// DecodeConfig loop skip through).
+func phoneJPEGs(b *testing.B) []string {
+	phoneOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vision-bench-phone-")
+		if err != nil {
+			phoneErr = err
+			return
+		}
+		m := image.NewRGBA(image.Rect(0, 0, 320, 240))
+		for i := range m.Pix {
+			m.Pix[i] = uint8(i * 7)
+		}
+		var frame bytes.Buffer
+		if phoneErr = jpeg.Encode(&frame, m, &jpeg.Options{Quality: 85}); phoneErr != nil {
+			return
+		}
+		for i := range 400 {
+			exif := []byte("Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00")
+			exif = binary.LittleEndian.AppendUint16(exif, uint16(i%8+1))
+			exif = append(exif, 0, 0, 0, 0, 0, 0)         // padding, no next IFD
+			exif = append(exif, make([]byte, 48*1024)...) // thumbnail and maker notes
+			icc := append([]byte("ICC_PROFILE\x00\x01\x01"), make([]byte, 3*1024)...)
+			var f bytes.Buffer
+			f.Write(frame.Bytes()[:2])
+			for _, seg := range []struct {
+				marker byte
+				data   []byte
+			}{{0xe1, exif}, {0xe2, icc}} {
+				f.Write([]byte{0xff, seg.marker})
+				binary.Write(&f, binary.BigEndian, uint16(len(seg.data)+2))
+				f.Write(seg.data)
+			}
+			f.Write(frame.Bytes()[2:])
+			p := filepath.Join(dir, fmt.Sprintf("IMG_%04d.jpg", i))
+			if phoneErr = os.WriteFile(p, f.Bytes(), 0o644); phoneErr != nil {
+				return
+			}
+			phoneFiles = append(phoneFiles, p)
+		}
+	})
+	if phoneErr != nil {
+		b.Fatal(phoneErr)
+	}
+	return phoneFiles
+}
+
+// BenchmarkProbePhoneJPEGs is the full Probe over phone-like JPEG headers.
+func BenchmarkProbePhoneJPEGs(b *testing.B) {
+	files := phoneJPEGs(b)
+	ctx := context.Background()
+	for b.Loop() {
+		for _, f := range files {
+			info, err := Probe(ctx, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if info.Orientation == 0 {
+				b.Fatalf("%s: no orientation", f)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(files)), "ns/file")
+}
+
+// BenchmarkDecodeConfigPhoneJPEGs is the bare loop over the same files.
+func BenchmarkDecodeConfigPhoneJPEGs(b *testing.B) {
+	files := phoneJPEGs(b)
+	for b.Loop() {
+		for _, name := range files {
+			f, err := os.Open(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := image.DecodeConfig(bufio.NewReader(f)); err != nil {
+				b.Fatal(name, err)
+			}
+			f.Close()
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(files)), "ns/file")
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -33,8 +34,11 @@ var ErrTooManyPixels = errors.New("media: image has more pixels than the decode 
 // exceeds maxPixels (0: DefaultMaxPixels). info gives the path's probe; the
 // header is re-read from the opened file so the check holds for the bytes
 // actually decoded.
-func DecodeUpright(path string, info Info, maxPixels int) (image.Image, error) {
-	img, info, err := decodeCoded(path, info, maxPixels)
+//
+// HEIC/HEIF and AVIF are decoded by ffmpeg (heif_decode.go), which ctx
+// stops; an image vision cannot decode wraps ErrCannotDecode.
+func DecodeUpright(ctx context.Context, path string, info Info, maxPixels int) (image.Image, error) {
+	img, info, err := decodeCoded(ctx, path, info, maxPixels)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +47,7 @@ func DecodeUpright(path string, info Info, maxPixels int) (image.Image, error) {
 
 // decodeCoded decodes the image as stored (no orientation applied), opaque,
 // with bounds (0,0)-(CodedWidth,CodedHeight); it returns the fresh probe.
-func decodeCoded(path string, info Info, maxPixels int) (image.Image, Info, error) {
+func decodeCoded(ctx context.Context, path string, info Info, maxPixels int) (image.Image, Info, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
@@ -79,7 +83,16 @@ func decodeCoded(path string, info Info, maxPixels int) (image.Image, Info, erro
 	var img image.Image
 	switch info.Format {
 	case "heic", "avif":
-		return nil, info, fmt.Errorf("decode %s: %w", path, errHEIFDecode(info.Format))
+		img, err = decodeHEIF(ctx, f, info.Bytes, maxPixels)
+		if err != nil {
+			return nil, info, fmt.Errorf("decode %s: %w", path, err)
+		}
+	case "webp":
+		if info.Animated {
+			why, convert := undecodable(info)
+			return nil, info, fmt.Errorf("decode %s: %s; %s: %w", path, why, convert, ErrCannotDecode)
+		}
+		img, _, err = image.Decode(bufio.NewReaderSize(f, 64<<10))
 	case "tiff":
 		img, err = decodeTIFF(f)
 	case "gif":
@@ -91,13 +104,6 @@ func decodeCoded(path string, info Info, maxPixels int) (image.Image, Info, erro
 		return nil, info, fmt.Errorf("decode %s: %w", path, headerErr(info.Format, err))
 	}
 	return flatten(img, info.CodedWidth, info.CodedHeight), info, nil
-}
-
-// errHEIFDecode explains why HEIC/AVIF pixels are not decoded and the fix.
-func errHEIFDecode(format string) error {
-	return fmt.Errorf("%s pixels cannot be decoded here (no pure-Go decoder; ffmpeg before 7.1 cannot read HEIF files); "+
-		"convert to JPEG first, e.g. `heif-convert IN OUT.jpg` (Debian libheif-examples) or `convert IN OUT.jpg`: %w",
-		format, ErrUnsupported)
 }
 
 // flatten returns img as an opaque *image.YCbCr, *image.Gray or

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"os"
+	"strings"
 
 	"github.com/qwen-vision/vision/tokens"
 )
@@ -36,11 +38,21 @@ type EncodeOptions struct {
 	MaxPixels int    // decode limit (0: DefaultMaxPixels)
 	Reencode  bool   // never send the original bytes
 	NoFFmpeg  bool   // never hand large JPEGs to ffmpeg's scaler (see fastShrinkFactor)
+	// ExactSize refuses to fall back to the original bytes of an image
+	// vision cannot decode (see PrepareImage): for outputs that must have
+	// the planned size, like `vision resize`.
+	ExactSize bool
 
 	// The size limit of the transport: MaxBytes bounds the encoded file,
 	// MaxDataURL the length of its data URL. 0 means no limit.
 	MaxBytes   int64
 	MaxDataURL int64
+	// UploadMaxBytes, when set, is the file limit of a temporary upload:
+	// an image no quality fits within the limits above is then returned at
+	// the highest quality whose file fits UploadMaxBytes, with
+	// Prepared.Upload set, from the same encodes (no second decode or
+	// ladder). 0: no such fall-back, ErrTooLarge.
+	UploadMaxBytes int64
 }
 
 // WithLimits sets the size limit of transport t from spec.
@@ -77,6 +89,9 @@ type Prepared struct {
 	Reencoded bool     // false: Data is the original file
 	Quality   int      // JPEG quality used (0 for PNG or original bytes)
 	Notes     []string // what was done and why, for the user
+	// Upload reports that Data fits only EncodeOptions.UploadMaxBytes, not
+	// the transport's own limit: it must go by temporary upload.
+	Upload bool
 }
 
 // PrepareImage turns the probed image at path into the bytes to send at the
@@ -119,7 +134,18 @@ func PrepareImage(ctx context.Context, path string, info Info, plan tokens.Image
 		}
 		// ffmpeg could not read it: the Go decoder below says why, or copes.
 	}
-	img, fresh, err := decodeCoded(path, info, o.MaxPixels)
+	var img image.Image
+	var fresh Info
+	var err error
+	if Decodable(info) {
+		img, fresh, err = decodeCoded(ctx, path, info, o.MaxPixels)
+	} else {
+		why, convert := undecodable(info)
+		err = fmt.Errorf("decode %s: %s; %s: %w", path, why, convert, ErrCannotDecode)
+	}
+	if errors.Is(err, ErrCannotDecode) && ctx.Err() == nil {
+		return sendOriginal(path, info, o, err)
+	}
 	if err != nil {
 		return Prepared{}, fmt.Errorf("prepare: %w", err)
 	}
@@ -143,6 +169,37 @@ func PrepareImage(ctx context.Context, path string, info Info, plan tokens.Image
 	p.Width, p.Height, p.Reencoded = plan.ResizedWidth, plan.ResizedHeight, true
 	p.Notes = append(notes, p.Notes...)
 	return p, nil
+}
+
+// sendOriginal is PrepareImage's answer for an image vision cannot decode
+// (decodeErr says why): the original bytes when the API accepts the file
+// as it is (OriginalFallback: format, resolution, size) and o allows it,
+// with a note, since the server applies the same smart_resize; else
+// decodeErr.
+func sendOriginal(path string, info Info, o EncodeOptions, decodeErr error) (Prepared, error) {
+	if o.ExactSize {
+		return Prepared{}, fmt.Errorf("prepare: %w", decodeErr)
+	}
+	if ok, why := originalAccepted(info); !ok {
+		return Prepared{}, fmt.Errorf("prepare: %w; the original cannot be sent instead: %s", decodeErr, why)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
+	}
+	if !o.fits(len(data), info.MIME) {
+		return Prepared{}, fmt.Errorf("prepare: %w; the original cannot be sent instead: it is over %s", decodeErr, o.limitText())
+	}
+	return Prepared{Data: data, MIME: info.MIME, Width: info.Width, Height: info.Height,
+		Notes: []string{fmt.Sprintf("vision cannot decode it (%v): the original %s file is sent; the API resizes it the same way",
+			trimDecodeErr(path, decodeErr), strings.ToUpper(info.Format))}}, nil
+}
+
+// trimDecodeErr is a decode error's text without its "decode PATH:" prefix
+// and sentinel suffix, for a note.
+func trimDecodeErr(path string, err error) string {
+	s := strings.TrimPrefix(err.Error(), "decode "+path+": ")
+	return strings.TrimSuffix(s, ": "+ErrCannotDecode.Error())
 }
 
 // keepOriginal reports whether the file can be sent as it is.
@@ -192,6 +249,7 @@ func encodeFit(img image.Image, o EncodeOptions) (Prepared, error) {
 		}
 	}
 	var n int
+	var upload *Prepared // the best encode that fits only an upload
 	for _, lq := range ladder {
 		data, err := encodeJPEG(img, lq)
 		if err != nil {
@@ -204,6 +262,16 @@ func encodeFit(img image.Image, o EncodeOptions) (Prepared, error) {
 			}
 			return Prepared{Data: data, MIME: "image/jpeg", Quality: lq, Notes: notes}, nil
 		}
+		if upload == nil && o.UploadMaxBytes > 0 && int64(n) <= o.UploadMaxBytes {
+			upload = &Prepared{Data: data, MIME: "image/jpeg", Quality: lq, Upload: true}
+		}
+	}
+	if upload != nil {
+		if upload.Quality != q {
+			notes = append(notes, fmt.Sprintf("JPEG quality lowered from %d to %d to fit the %s upload limit", q, upload.Quality, fmtBytes(o.UploadMaxBytes)))
+		}
+		upload.Notes = append(notes, fmt.Sprintf("over %s even at quality %d: sent by temporary upload", o.limitText(), ladder[len(ladder)-1]))
+		return *upload, nil
 	}
 	b := img.Bounds()
 	return Prepared{}, fmt.Errorf("%dx%d JPEG is %s at quality %d, still over %s: %w",
@@ -225,15 +293,42 @@ func encodeJPEG(img image.Image, q int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// encodePNG writes an 8-bit PNG: gray for gray images, RGB for opaque
+// ones, RGBA otherwise. image/png writes 16 bits a sample for every image
+// type it does not know (YCbCr, CMYK, Gray16, RGBA64…), doubling the size
+// for no gain, so those are converted to 8-bit first.
 func encodePNG(img image.Image) ([]byte, error) {
-	if m, ok := img.(*image.NRGBA); ok { // opaque: lets the encoder write RGB
-		img = &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
-	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := png.Encode(&buf, png8(img)); err != nil {
 		return nil, fmt.Errorf("encode png: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// png8 returns img as a type image/png encodes with 8 bits a sample.
+func png8(img image.Image) image.Image {
+	switch m := img.(type) {
+	case *image.Gray, *image.Paletted, *image.RGBA:
+		return m
+	case *image.NRGBA:
+		if m.Opaque() { // the same bytes as RGBA; lets the encoder write RGB
+			return &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
+		}
+		return m
+	case *image.Gray16:
+		g := image.NewGray(m.Bounds())
+		draw.Draw(g, g.Rect, m, m.Rect.Min, draw.Src)
+		return g
+	}
+	b := img.Bounds()
+	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+		d := image.NewRGBA(b)
+		draw.Draw(d, b, img, b.Min, draw.Src)
+		return d
+	}
+	d := image.NewNRGBA(b)
+	draw.Draw(d, b, img, b.Min, draw.Src)
+	return d
 }
 
 func maxPixelsOr(n int) int {

@@ -133,7 +133,7 @@ func TestPrepareFitsLimit(t *testing.T) {
 	info := probeT(t, p)
 	spec := tokens.CustomSpec(16)
 	plan := planT(t, info, spec)
-	img, err := DecodeUpright(p, info, 0)
+	img, err := DecodeUpright(context.Background(), p, info, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +168,21 @@ func TestPrepareFitsLimit(t *testing.T) {
 	spec.ImageBase64MaxBytes = Base64Len(at(50), "image/jpeg") - 1
 	_, err = PrepareImage(context.Background(), p, info, plan, EncodeOptions{}.WithLimits(spec, TransportBase64))
 	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+	// With an upload limit between the sizes at quality 80 and 90, the same
+	// encodes give quality 80 for upload: no second ladder.
+	enc := EncodeOptions{UploadMaxBytes: int64((at(80) + at(90)) / 2)}.WithLimits(spec, TransportBase64)
+	got, err = PrepareImage(context.Background(), p, info, plan, enc)
+	if err != nil || !got.Upload || got.Quality != 80 || int64(len(got.Data)) > enc.UploadMaxBytes {
+		t.Fatalf("upload fall-back: %v upload=%v quality %d, %d bytes", err, got.Upload, got.Quality, len(got.Data))
+	}
+	if notes := strings.Join(got.Notes, "\n"); !strings.Contains(notes, "temporary upload") || !strings.Contains(notes, "from 90 to 80") {
+		t.Errorf("notes %q", got.Notes)
+	}
+	// Nothing fits the upload limit either: ErrTooLarge.
+	enc.UploadMaxBytes = int64(at(50) - 1)
+	if _, err = PrepareImage(context.Background(), p, info, plan, enc); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
 	// A kept original over the file limit is re-encoded instead.
@@ -304,6 +319,12 @@ func TestCountProblems(t *testing.T) {
 	if got := CountProblems(2048, s37, TransportURL); len(got) != 0 {
 		t.Errorf("qwen3.7 2048 by URL: %v", got)
 	}
+	if got := CountProblems(2049, s37, TransportURL); len(got) != 1 || got[0].Code != "image.too_many" || got[0].Severity != SeverityError || !strings.Contains(got[0].Fix, "2048") {
+		t.Errorf("qwen3.7 2049 by URL: %v", got)
+	}
+	if got := CountProblems(251, s37, TransportBase64); len(got) != 1 || !strings.Contains(got[0].Message, "at most 250 as base64") {
+		t.Errorf("qwen3.7 251 as base64: %v", got)
+	}
 }
 
 func TestValidateSizes(t *testing.T) {
@@ -339,4 +360,62 @@ func TestValidateSizes(t *testing.T) {
 	if len(ps) != 1 || ps[0].Code != "image.options" {
 		t.Errorf("options: %v", ps)
 	}
+}
+
+// pngDepth reads a PNG's IHDR bit depth and colour type.
+func pngDepth(t *testing.T, data []byte) (depth, colorType byte) {
+	t.Helper()
+	if len(data) < 26 || string(data[:8]) != "\x89PNG\r\n\x1a\n" || string(data[12:16]) != "IHDR" {
+		t.Fatalf("not a PNG: % x", data[:min(len(data), 26)])
+	}
+	return data[24], data[25]
+}
+
+// TestEncodePNG8Bit: every image type vision can hold is written as an
+// 8-bit PNG (image/png alone writes YCbCr, CMYK and 16-bit images with 16
+// bits a sample): gray stays gray, opaque colour is RGB, alpha RGBA.
+func TestEncodePNG8Bit(t *testing.T) {
+	r := image.Rect(0, 0, 8, 6)
+	nrgba := image.NewNRGBA(r)
+	nrgba.Pix[3] = 10 // one translucent pixel
+	for _, c := range []struct {
+		name      string
+		img       image.Image
+		colorType byte // 0 gray, 2 RGB, 3 paletted, 6 RGBA
+	}{
+		{"ycbcr", image.NewYCbCr(r, image.YCbCrSubsampleRatio420), 2},
+		{"cmyk", image.NewCMYK(r), 2},
+		{"gray", image.NewGray(r), 0},
+		{"gray16", image.NewGray16(r), 0},
+		{"rgba64", opaque64(r), 2},
+		{"nrgba translucent", nrgba, 6},
+		{"opaque nrgba", imaging.New(8, 6, color.White), 2},
+	} {
+		data, err := encodePNG(c.img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ct := pngDepth(t, data); d != 8 || ct != c.colorType {
+			t.Errorf("%s: bit depth %d colour type %d, want 8 and %d", c.name, d, ct, c.colorType)
+		}
+	}
+	// Through PrepareImage: a JPEG already at its size, asked for as PNG,
+	// reaches the encoder as YCbCr.
+	p := filepath.Join(imagesDir, "jpeg.jpg")
+	info := probeT(t, p)
+	got, err := PrepareImage(context.Background(), p, info, planT(t, info, tokens.CustomSpec(16)), EncodeOptions{Format: "png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ct := pngDepth(t, got.Data); d != 8 || ct != 2 {
+		t.Errorf("jpeg.jpg as PNG: bit depth %d colour type %d, want 8-bit RGB", d, ct)
+	}
+}
+
+func opaque64(r image.Rectangle) *image.RGBA64 {
+	m := image.NewRGBA64(r)
+	for i := 6; i < len(m.Pix); i += 8 {
+		m.Pix[i], m.Pix[i+1] = 0xff, 0xff
+	}
+	return m
 }

@@ -25,15 +25,19 @@ import (
 // ffmpegJob is one ffmpeg run that writes JPEG frames of one video to
 // stdout.
 type ffmpegJob struct {
-	URL        string  // file: URL of the input
-	Seek       float64 // input -ss in seconds from the start; 0: none
-	SeekSet    bool    // Seek applies (it may be 0 for the first frame)
-	Inexact    bool    // -noaccurate_seek: start at the keyframe before Seek
-	KeysOnly   bool    // decode keyframes only (-discard nokey -skip_frame nokey)
-	Select     string  // a select filter expression; "": every frame
-	ShowInfo   bool    // log each output frame's pts_time (showinfo) on stderr
-	MaxFrames  int     // -frames:v: stop after this many output frames
-	Width      int     // output size, upright (ffmpeg autorotates the input)
+	URL      string  // file: URL of the input
+	Seek     float64 // input -ss in seconds from the start; 0: none
+	SeekSet  bool    // Seek applies (it may be 0 for the first frame)
+	Inexact  bool    // -noaccurate_seek: start at the keyframe before Seek
+	KeysOnly bool    // decode keyframes only (-discard nokey -skip_frame nokey)
+	Select   string  // a select filter expression; "": every frame
+	// CountRate, if > 0, retimes every decoded frame by its count before
+	// Select: pts = n / CountRate seconds (setpts), so showinfo reports
+	// each frame's index instead of a decoder's guess at its time.
+	CountRate  float64
+	ShowInfo   bool // log each output frame's pts_time (showinfo) on stderr
+	MaxFrames  int  // -frames:v: stop after this many output frames
+	Width      int  // output size, upright (ffmpeg autorotates the input)
 	Height     int
 	QScale     int // -q:v of the MJPEG encoder, 2 (best) to 31; 0: DefaultQScale
 	DecThreads int // decoder threads; 0: ffmpeg's default
@@ -57,11 +61,13 @@ type ffmpegInput struct {
 
 // ffmpegGlobalArgs come first in every ffmpeg command: no banner, no
 // progress line, no reading of the terminal; loglevel info only when
-// showinfo lines are wanted, so stderr is otherwise errors only.
+// showinfo lines are wanted, else errors only. Every line is tagged with
+// its level ("[error]"), so readFFmpegLog keeps warnings and errors and
+// drops info chatter (stream descriptions, the final statistics).
 func ffmpegGlobalArgs(showInfo bool) []string {
-	level := "error"
+	level := "level+error"
 	if showInfo {
-		level = "info"
+		level = "level+info"
 	}
 	return []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", level}
 }
@@ -96,6 +102,9 @@ func ffmpegArgs(j ffmpegJob) (args []string, err error) {
 		}
 		// V:0 is the first video stream that is not a cover picture.
 		s := ffmpeg.Input(j.URL, kw).Get("V:0")
+		if j.CountRate > 0 && len(j.Inputs) == 0 {
+			s = s.Filter("setpts", ffmpeg.Args{"N/(" + formatSeconds(j.CountRate) + "*TB)"})
+		}
 		if in.Select != "" {
 			s = s.Filter("select", ffmpeg.Args{in.Select})
 		}
@@ -241,24 +250,26 @@ func scriptGraph(args []string, dir string) ([]string, string, error) {
 const DefaultQScale = 3
 
 // ffmpegFrame is one JPEG that ffmpeg wrote, with the timestamp showinfo
-// logged for it in seconds (NaN without showinfo).
+// logged for it in seconds (NaN without showinfo, or when the frame had
+// none: "pts:NOPTS").
 type ffmpegFrame struct {
 	Data []byte
 	PTS  float64
 }
 
 // runFFmpeg runs j and calls each for every JPEG on ffmpeg's stdout, in
-// order, numbering them from 0; it returns how many there were. ctx kills
+// order, numbering them from 0; it returns how many there were and the
+// tail of ffmpeg's stderr (warnings of a run that succeeded). ctx kills
 // ffmpeg (and so does an error from each); the process is always waited
 // for. A failed run gives a *ToolError with the tail of ffmpeg's stderr.
-func runFFmpeg(ctx context.Context, j ffmpegJob, each func(k int, f ffmpegFrame) error) (int, error) {
+func runFFmpeg(ctx context.Context, j ffmpegJob, each func(k int, f ffmpegFrame) error) (int, string, error) {
 	args, err := ffmpegArgs(j)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	args, script, err := scriptGraph(args, "")
 	if err != nil {
-		return 0, fmt.Errorf("write ffmpeg filter script: %w", err)
+		return 0, "", fmt.Errorf("write ffmpeg filter script: %w", err)
 	}
 	if script != "" {
 		defer os.Remove(script)
@@ -267,27 +278,28 @@ func runFFmpeg(ctx context.Context, j ffmpegJob, each func(k int, f ffmpegFrame)
 	defer cancel()
 	cmd, err := toolCommand(runCtx, "ffmpeg", args)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start ffmpeg: %w", err)
+		return 0, "", fmt.Errorf("start ffmpeg: %w", err)
 	}
 	tail := newTail(stderrTailLines)
-	times := make(chan float64, j.MaxFrames+16)
+	times := make(chan float64, 16)
+	stop := make(chan struct{}) // closed when no more timestamps are read
 	logDone := make(chan struct{})
 	go func() {
 		defer close(logDone)
 		defer close(times)
-		readFFmpegLog(stderr, tail, times)
+		readFFmpegLog(stderr, tail, times, stop)
 	}()
 
 	n, loopErr := 0, error(nil)
@@ -303,6 +315,8 @@ func runFFmpeg(ctx context.Context, j ffmpegJob, each func(k int, f ffmpegFrame)
 		}
 		f := ffmpegFrame{Data: data, PTS: math.NaN()}
 		if j.ShowInfo {
+			// showinfo logs a frame before the encoder writes it, so its
+			// line is on its way; a log that ended without it leaves NaN.
 			if t, ok := <-times; ok {
 				f.PTS = t
 			}
@@ -312,6 +326,7 @@ func runFFmpeg(ctx context.Context, j ffmpegJob, each func(k int, f ffmpegFrame)
 		}
 		n++
 	}
+	close(stop)
 	if loopErr != nil {
 		cancel()
 	}
@@ -320,32 +335,47 @@ func runFFmpeg(ctx context.Context, j ffmpegJob, each func(k int, f ffmpegFrame)
 	waitErr := cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
-		return n, ctx.Err()
+		return n, tail.String(), ctx.Err()
 	case loopErr != nil:
-		return n, loopErr
+		return n, tail.String(), loopErr
 	case waitErr != nil:
-		return n, &ToolError{Tool: "ffmpeg", Err: waitErr, Stderr: tail.String()}
+		return n, tail.String(), &ToolError{Tool: "ffmpeg", Err: waitErr, Stderr: tail.String()}
 	}
-	return n, nil
+	return n, tail.String(), nil
 }
 
 var (
 	showinfoTB    = regexp.MustCompile(`config in time_base: (\d+)/(\d+)`)
-	showinfoFrame = regexp.MustCompile(`\bn:\s*\d+\s+pts:\s*(-?\d+)\s+pts_time:(\S+)`)
+	showinfoFrame = regexp.MustCompile(`\bn:\s*\d+\s+pts:\s*(NOPTS|-?\d+)\s+pts_time:(\S+)`)
 )
 
+// logLevel matches the level tag ffmpeg puts on each line (-loglevel
+// level+…), after the optional "[context @ address]" prefixes.
+var logLevel = regexp.MustCompile(`\[(trace|debug|verbose|info|warning|error|fatal|panic)\] `)
+
 // readFFmpegLog reads ffmpeg's stderr to the end: showinfo frame lines
-// become timestamps on times (exact: pts × time base), other lines go to
-// tail, except showinfo's details and swscale's pixel-format notices.
-func readFFmpegLog(r io.Reader, tail *tailBuffer, times chan<- float64) {
+// become timestamps on times (exact: pts × time base; NaN for NOPTS);
+// warning and error lines (and untagged ones) go to tail without their
+// tag, except swscale's pixel-format notices; other info lines are
+// dropped. Sending blocks (one line per frame must never be lost, or every
+// later frame would take its neighbour's time) until stop is closed.
+func readFFmpegLog(r io.Reader, tail *tailBuffer, times chan<- float64, stop <-chan struct{}) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	tb := 0.0
 	for sc.Scan() {
 		line := sc.Text()
+		level := ""
+		if loc := logLevel.FindStringSubmatchIndex(line); loc != nil {
+			level = line[loc[2]:loc[3]]
+			line = line[:loc[0]] + line[loc[1]:]
+		}
 		if !strings.Contains(line, "[Parsed_showinfo_") {
-			if !strings.Contains(line, "deprecated pixel format") {
-				_, _ = tail.Write([]byte(line + "\n"))
+			switch level {
+			case "", "warning", "error", "fatal", "panic":
+				if !strings.Contains(line, "deprecated pixel format") {
+					_, _ = tail.Write([]byte(line + "\n"))
+				}
 			}
 			continue
 		}
@@ -360,13 +390,16 @@ func readFFmpegLog(r io.Reader, tail *tailBuffer, times chan<- float64) {
 		if m == nil {
 			continue
 		}
-		t := parseFloat(m[2])
-		if tb > 0 {
-			t = parseFloat(m[1]) * tb
+		t := math.NaN()
+		if m[1] != "NOPTS" {
+			t = parseFloat(m[2])
+			if tb > 0 {
+				t = parseFloat(m[1]) * tb
+			}
 		}
 		select {
 		case times <- t:
-		default: // more frames than asked for: ffmpeg will be stopped
+		case <-stop:
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)

@@ -18,6 +18,8 @@ func TestFFmpegArgsGolden(t *testing.T) {
 		{"seek", ffmpegJob{URL: url, SeekSet: true, Seek: 2.26, MaxFrames: 1, Width: 352, Height: 192, DecThreads: 1}},
 		{"seek_first", ffmpegJob{URL: url, MaxFrames: 1, Width: 352, Height: 192, QScale: 5}},
 		{"keyframes_pass", ffmpegJob{URL: url, KeysOnly: true, Select: selectTimes([]float64{0, 1, 2, 3}, 0.018), ShowInfo: true, MaxFrames: 4, Width: 192, Height: 352}},
+		{"keyframes_decoded", ffmpegJob{URL: url, CountRate: 25, Select: "key", ShowInfo: true, Width: 352, Height: 192}},
+		{"pass_by_time", ffmpegJob{URL: url, Select: selectTimes([]float64{0, 0.56, 1.16}, 0.018), ShowInfo: true, MaxFrames: 3, Width: 352, Height: 192}},
 		{"keyframes_seek", ffmpegJob{URL: url, Inexact: true, SeekSet: true, Seek: 10.018, MaxFrames: 1, Width: 352, Height: 192, DecThreads: 2}},
 		{"seek_multi", ffmpegJob{URL: url, ShowInfo: true, MaxFrames: 4, Width: 352, Height: 192, DecThreads: 1, Inputs: []ffmpegInput{
 			{Frames: 1},

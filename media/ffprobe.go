@@ -15,6 +15,10 @@ import (
 // audio-only .m4a or .mp4, or only a cover picture).
 var ErrNoVideoStream = errors.New("media: no video stream")
 
+// ErrAudioOnly wraps ErrNoVideoStream for a file that holds audio but no
+// video (an .m4a, a podcast .mp4).
+var ErrAudioOnly = fmt.Errorf("%w (audio only)", ErrNoVideoStream)
+
 // ffprobeArgs are the arguments that make ffprobe describe a file's
 // container and streams as JSON, reading headers only.
 func ffprobeArgs(url string) []string {
@@ -65,6 +69,7 @@ type ffprobeStream struct {
 	CodecName    string            `json:"codec_name"`
 	Width        int               `json:"width"`
 	Height       int               `json:"height"`
+	SampleAspect string            `json:"sample_aspect_ratio"`
 	AvgFrameRate string            `json:"avg_frame_rate"`
 	RFrameRate   string            `json:"r_frame_rate"`
 	NbFrames     string            `json:"nb_frames"`
@@ -89,7 +94,11 @@ const vfrTolerance = 0.005
 //   - Duration is the stream's, else the container's.
 //   - Frames is nb_frames when the container stores it (MP4, MOV, AVI);
 //     otherwise (MKV, WEBM, …) round(duration × average fps), marked
-//     FramesEstimated.
+//     FramesEstimated. An nb_frames more than a frame (and 1%) away from
+//     duration × fps is not trusted either: a trimmed MP4 keeps the
+//     packets its edit list discards in nb_frames (115 listed, 102 shown),
+//     so the count is derived from the duration and marked estimated.
+//     ExactFrames counts the real frames from the packets.
 //   - FPS is avg_frame_rate (r_frame_rate when that is 0/0); RealFPS is
 //     r_frame_rate, the lowest rate that represents every timestamp.
 //   - VFR is reported when the two rates differ by more than 0.5%: a CFR
@@ -97,6 +106,12 @@ const vfrTolerance = 0.005
 //     their common multiple) and avg below it. Files without nb_frames are
 //     not assumed VFR: MKV/WEBM store a default duration that ffprobe
 //     reports as both rates, so VFR MKVs are caught only when they differ.
+//   - Width and Height are the display size: the coded width times the
+//     sample (pixel) aspect ratio, then rotated upright. A 720x576 stream
+//     with SAR 64:45 is shown 1024x576; frames are planned and scaled to
+//     that shape (with square pixels) so nothing is squeezed. qwen-vl-utils
+//     (decord, torchvision) ignore the SAR and sample the coded 720x576;
+//     vision sends what a player shows instead.
 //   - Rotation is clockwise degrees to display upright, from the display
 //     matrix (ffprobe's "rotation" is counter-clockwise, so it is negated)
 //     or an old-style "rotate" tag (clockwise), normalised to 0/90/180/270.
@@ -123,6 +138,9 @@ func parseFFprobe(data []byte, info Info) (Info, error) {
 	info.Kind = KindVideo
 	info.MIME = videoMIME[info.Format]
 	if v == nil {
+		if info.HasAudio {
+			return info, ErrAudioOnly
+		}
 		return info, ErrNoVideoStream
 	}
 	info.Codec = v.CodecName
@@ -131,9 +149,14 @@ func parseFFprobe(data []byte, info Info) (Info, error) {
 	}
 	info.CodedWidth, info.CodedHeight = v.Width, v.Height
 	info.Rotation = rotation(*v)
-	info.Width, info.Height = v.Width, v.Height
+	w, h := v.Width, v.Height
+	if num, den, ok := parseRatio(v.SampleAspect); ok && num != den {
+		info.SampleAspect = v.SampleAspect
+		w = max(1, int(math.Round(float64(w)*float64(num)/float64(den))))
+	}
+	info.Width, info.Height = w, h
 	if info.Rotation == 90 || info.Rotation == 270 {
-		info.Width, info.Height = v.Height, v.Width
+		info.Width, info.Height = h, w
 	}
 
 	info.Duration = parseFloat(v.Duration)
@@ -153,10 +176,11 @@ func parseFFprobe(data []byte, info Info) (Info, error) {
 	}
 	info.VFR = info.RealFPS > 0 && math.Abs(info.FPS-info.RealFPS) > vfrTolerance*info.RealFPS
 
-	if n, err := strconv.Atoi(v.NbFrames); err == nil && n > 0 {
+	derived := info.Duration * info.FPS
+	if n, err := strconv.Atoi(v.NbFrames); err == nil && n > 0 && math.Abs(float64(n)-derived) <= 1+0.01*derived {
 		info.Frames = n
 	} else {
-		info.Frames = int(math.RoundToEven(info.Duration * info.FPS))
+		info.Frames = int(math.RoundToEven(derived))
 		info.FramesEstimated = true
 	}
 	if info.Frames <= 0 {
@@ -212,7 +236,7 @@ func containerFormat(name, brand string) string {
 var videoMIME = map[string]string{
 	"mp4": "video/mp4", "mov": "video/quicktime", "mkv": "video/x-matroska", "webm": "video/webm",
 	"avi": "video/x-msvideo", "flv": "video/x-flv", "wmv": "video/x-ms-wmv", "3gp": "video/3gpp",
-	"mpeg": "video/mpeg", "ts": "video/mp2t",
+	"mpeg": "video/mpeg", "ts": "video/mp2t", "ogg": "video/ogg",
 }
 
 func parseFloat(s string) float64 {
@@ -221,6 +245,21 @@ func parseFloat(s string) float64 {
 		return 0
 	}
 	return f
+}
+
+// parseRatio reads an ffprobe aspect ratio like "64:45"; ok is false when
+// it is missing or undefined ("0:1", "N/A").
+func parseRatio(s string) (num, den int, ok bool) {
+	a, b, found := strings.Cut(s, ":")
+	if !found {
+		return 0, 0, false
+	}
+	num, err1 := strconv.Atoi(a)
+	den, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || num <= 0 || den <= 0 {
+		return 0, 0, false
+	}
+	return num, den, true
 }
 
 // parseRate reads an ffprobe rational like "30000/1001"; 0 when undefined.

@@ -23,6 +23,7 @@ type videoCase struct {
 	duration     float64
 	vfr, audio   bool
 	codec        string
+	sar          string   // SampleAspect, when pixels are not square
 	problems     []string // ValidateVideo codes for qwen3-vl-plus, base64
 }
 
@@ -38,7 +39,21 @@ var videoCases = []videoCase{
 		problems: []string{"video.audio_ignored"}},
 	{file: "short_1s.mp4", format: "mp4", mime: "video/mp4", w: 160, h: 90, cw: 160, ch: 90, frames: 25, fps: 25, realFPS: 25, duration: 1, codec: "h264",
 		problems: []string{"video.too_short"}},
-	{file: "audio_only.m4a", err: ErrNoVideoStream, format: "mp4", mime: "video/mp4"},
+	// Header counts that only the packets correct (ExactFrames): an edit
+	// list's discarded packets, no count stored, a wrong duration.
+	{file: "trimmed.mp4", format: "mp4", mime: "video/mp4", w: 160, h: 90, cw: 160, ch: 90, frames: 102, estimated: true, fps: 25, realFPS: 25, duration: 4.1, codec: "h264"},
+	{file: "cut.mkv", format: "mkv", mime: "video/x-matroska", w: 160, h: 90, cw: 160, ch: 90, frames: 146, estimated: true, fps: 25, realFPS: 25, duration: 5.84, codec: "h264"},
+	{file: "vfr.mkv", format: "mkv", mime: "video/x-matroska", w: 160, h: 90, cw: 160, ch: 90, frames: 54, estimated: true, fps: 1650.0 / 91, realFPS: 1650.0 / 91, duration: 2.966, codec: "h264"},
+	{file: "clip.ts", format: "ts", mime: "video/mp2t", w: 160, h: 90, cw: 160, ch: 90, frames: 102, estimated: true, fps: 25, realFPS: 25, duration: 4.08, codec: "h264",
+		problems: []string{"video.format_unlisted"}},
+	{file: "mpeg2.mpg", format: "mpeg", mime: "video/mpeg", w: 160, h: 90, cw: 160, ch: 90, frames: 92, estimated: true, fps: 25, realFPS: 25, duration: 3.68, codec: "mpeg2video",
+		problems: []string{"video.format_unlisted"}},
+	{file: "clip.ogv", format: "ogg", mime: "video/ogg", w: 160, h: 90, cw: 160, ch: 90, frames: 75, estimated: true, fps: 25, realFPS: 25, duration: 3, codec: "theora",
+		problems: []string{"video.format_unlisted"}},
+	// Pixel aspect 64:45: shown (and planned) 256x144, stored 180x144.
+	{file: "anamorphic.mp4", format: "mp4", mime: "video/mp4", w: 256, h: 144, cw: 180, ch: 144, frames: 50, fps: 25, realFPS: 25, duration: 2, codec: "h264", sar: "64:45"},
+	{file: "damaged.mp4", format: "mp4", mime: "video/mp4", w: 160, h: 90, cw: 160, ch: 90, frames: 200, fps: 25, realFPS: 25, duration: 8, codec: "h264"},
+	{file: "audio_only.m4a", err: ErrAudioOnly, format: "mp4", mime: "video/mp4"},
 	{file: "truncated.mp4", err: ErrCorrupt, format: "mp4"},
 	{file: "not_video.mp4", err: ErrNotMedia},
 }
@@ -52,6 +67,9 @@ func checkVideoInfo(t *testing.T, c videoCase, got Info) {
 	if got.Width != c.w || got.Height != c.h || got.CodedWidth != c.cw || got.CodedHeight != c.ch || got.Rotation != c.rotation {
 		t.Errorf("size %dx%d coded %dx%d rotation %d, want %dx%d coded %dx%d rotation %d",
 			got.Width, got.Height, got.CodedWidth, got.CodedHeight, got.Rotation, c.w, c.h, c.cw, c.ch, c.rotation)
+	}
+	if got.SampleAspect != c.sar {
+		t.Errorf("sample aspect %q, want %q", got.SampleAspect, c.sar)
 	}
 	if got.Frames != c.frames || got.FramesEstimated != c.estimated {
 		t.Errorf("frames %d (estimated %v), want %d (%v)", got.Frames, got.FramesEstimated, c.frames, c.estimated)
@@ -174,16 +192,38 @@ func TestParseFFprobeCases(t *testing.T) {
 	}
 }
 
+// TestExactFrames counts frames from the packets where the header's count
+// is missing or wrong, and marks what only the packets tell (a variable
+// rate in MKV, no timestamps in MPEG-PS).
 func TestExactFrames(t *testing.T) {
 	needFFmpeg(t)
-	for _, name := range []string{"clip.mkv", "clip.webm", "cfr_h264.mp4"} {
-		info := probeFixture(t, name)
+	for _, c := range []struct {
+		name       string
+		frames     int
+		vfr        bool
+		unreliable bool
+	}{
+		{"clip.mkv", 75, false, false},
+		{"clip.webm", 75, false, false},
+		{"cfr_h264.mp4", 100, false, false},
+		{"trimmed.mp4", 102, false, false}, // nb_frames 115: 13 discarded
+		{"cut.mkv", 145, false, false},     // estimated 146
+		{"vfr.mkv", 55, true, false},       // estimated 54, same rates
+		{"clip.ts", 102, false, false},
+		{"mpeg2.mpg", 100, false, true}, // estimated 92
+		{"vfr.mp4", 55, true, false},
+	} {
+		info := probeFixture(t, c.name)
 		got, err := ExactFrames(context.Background(), info)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Frames != 75 && got.Frames != 100 || got.FramesEstimated {
-			t.Errorf("%s: %d frames (estimated %v)", name, got.Frames, got.FramesEstimated)
+		if got.Frames != c.frames || got.FramesEstimated || got.VFR != c.vfr || got.TimestampsUnreliable != c.unreliable {
+			t.Errorf("%s: %d frames (estimated %v) vfr %v unreliable %v, want %d vfr %v unreliable %v",
+				c.name, got.Frames, got.FramesEstimated, got.VFR, got.TimestampsUnreliable, c.frames, c.vfr, c.unreliable)
+		}
+		if got.timeline == nil || got.timeline.frames() != c.frames {
+			t.Errorf("%s: the scan is not kept for extraction", c.name)
 		}
 	}
 }

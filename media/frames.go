@@ -13,8 +13,14 @@ import (
 )
 
 // ErrFrameMissing is wrapped when a planned frame is not in the video (the
-// probe over-counted, or the file ends early).
+// plan counted frames the file does not have, or the decoder dropped a
+// damaged one).
 var ErrFrameMissing = errors.New("media: planned frame not in the video")
+
+// errWrongFrame is wrapped when ffmpeg gives a frame whose timestamp is not
+// the planned frame's: seeking missed in this file, or a damaged frame was
+// dropped. No such frame is ever handed on.
+var errWrongFrame = errors.New("ffmpeg gave another frame than planned")
 
 // ExtractMode is how ExtractFrames gets frames out of ffmpeg.
 type ExtractMode string
@@ -24,14 +30,21 @@ const (
 	// ExtractAuto seeks when the file's keyframes (read from its packets)
 	// make seeking cost at most 3/4 of a pass — sparse frames in a long
 	// video with short GOPs — and otherwise decodes in one pass. Spans
-	// under 1,500 frames always use a pass.
+	// under 1,500 frames always use a pass, and so do containers where
+	// ffmpeg's seeking is not exact (MPEG-TS, MPEG-PS, Ogg, …) and files
+	// whose packets carry no timestamps. If a seek still gives a wrong
+	// frame, the frames not yet extracted are decoded in one pass.
 	ExtractAuto ExtractMode = "auto"
 	// ExtractPass decodes the video once, start to last planned frame, and
-	// keeps the planned frames by decode-order number: exact for any file.
+	// keeps the frames whose timestamps are the planned ones (read from
+	// the packets): exact for any file, and a frame the decoder drops
+	// cannot shift the others. Without packet timestamps (MPEG-PS) frames
+	// are kept by decode count and timed as decoded.
 	ExtractPass ExtractMode = "pass"
 	// ExtractSeek runs one ffmpeg per frame, seeking to just before the
 	// frame's timestamp (read from the packets) and decoding from the
-	// keyframe before it: exact, fast when frames are far apart.
+	// keyframe before it: exact, fast when frames are far apart. A seek
+	// that lands on another frame fails the extraction (use a pass).
 	ExtractSeek ExtractMode = "seek"
 	// ExtractKeyframes takes, for each planned frame, the keyframe nearest
 	// to it in time and decodes keyframes only: fastest, approximate.
@@ -58,6 +71,8 @@ type ExtractOptions struct {
 	// OnFrame, if set, receives every frame in plan order as soon as it and
 	// all earlier ones are ready (e.g. to write it to disk); the returned
 	// frames then carry no Data. An error from it stops the extraction.
+	// Every frame it receives has been matched to its planned timestamp
+	// (except in files whose packets carry none, TimestampsUnreliable).
 	OnFrame func(Frame) error
 }
 
@@ -68,69 +83,165 @@ func (o ExtractOptions) workers() int {
 	return min(runtime.GOMAXPROCS(0), 4)
 }
 
+// Extraction is what Extract did.
+type Extraction struct {
+	Frames []Frame
+	// Mode is the mode that gave the frames: pass, seek or keyframes,
+	// never auto.
+	Mode ExtractMode
+	// Note says why auto chose or changed its mode when that is not the
+	// cost model's plain choice, e.g. a fall-back from seeking to a pass.
+	Note string
+}
+
 // ExtractFrames extracts the frames of plan from the video at path, scaled
 // in the same ffmpeg pass to plan.ResizedWidth×ResizedHeight, upright (ffmpeg
 // applies the display rotation), as JPEGs. It returns one Frame per entry of
 // plan.Indices, in that order. Canceling ctx kills ffmpeg.
 func ExtractFrames(ctx context.Context, path string, info Info, plan tokens.FramePlan, o ExtractOptions) ([]Frame, error) {
-	frames, err := extractFrames(ctx, path, info, plan, o)
-	if err != nil {
-		return nil, fmt.Errorf("extract frames of %s: %w", path, err)
-	}
-	return frames, nil
+	x, err := Extract(ctx, path, info, plan, o)
+	return x.Frames, err
 }
 
-func extractFrames(ctx context.Context, path string, info Info, plan tokens.FramePlan, o ExtractOptions) ([]Frame, error) {
+// Extract is ExtractFrames that also reports the mode used. The file's
+// packets are scanned first (or the scan ExactFrames left in info is
+// reused): plan.Indices must be below the real frame count, so plans
+// should be made from ExactFrames' info.
+func Extract(ctx context.Context, path string, info Info, plan tokens.FramePlan, o ExtractOptions) (Extraction, error) {
+	x, err := extract(ctx, path, info, plan, o)
+	if err != nil {
+		return x, fmt.Errorf("extract frames of %s: %w", path, err)
+	}
+	return x, nil
+}
+
+func extract(ctx context.Context, path string, info Info, plan tokens.FramePlan, o ExtractOptions) (Extraction, error) {
+	var x Extraction
 	if len(plan.Indices) == 0 {
-		return nil, errors.New("the plan has no frames")
+		return x, errors.New("the plan has no frames")
 	}
 	if plan.ResizedWidth <= 0 || plan.ResizedHeight <= 0 {
-		return nil, fmt.Errorf("planned size %dx%d must be positive", plan.ResizedWidth, plan.ResizedHeight)
+		return x, fmt.Errorf("planned size %dx%d must be positive", plan.ResizedWidth, plan.ResizedHeight)
 	}
 	targets := slices.Clone(plan.Indices)
 	slices.Sort(targets)
 	targets = slices.Compact(targets)
 	if targets[0] < 0 {
-		return nil, fmt.Errorf("frame index %d is negative", targets[0])
+		return x, fmt.Errorf("frame index %d is negative", targets[0])
+	}
+	switch o.Mode {
+	case "", ExtractAuto, ExtractPass, ExtractSeek, ExtractKeyframes:
+	default:
+		return x, fmt.Errorf("unknown extraction mode %q", o.Mode)
 	}
 	url, err := fileURL(path)
 	if err != nil {
-		return nil, err
+		return x, err
+	}
+	if err := FindTool("ffmpeg"); err != nil {
+		return x, err // before the scan: no ffprobe run for nothing
+	}
+	var ft frameTimes
+	if info.timeline != nil && info.timeline.URL == url {
+		ft = *info.timeline
+	} else if ft, err = scanFrames(ctx, url); err != nil {
+		return x, err
+	}
+	if ft.Unreliable {
+		// Frames are timed n/fps (extractPass, extractKeyframesDecoded).
+		if ft.Rate = info.FPS; ft.Rate <= 0 {
+			return x, fmt.Errorf("%s has no frame rate to time its frames by (its packets carry no timestamps)", path)
+		}
+	}
+	if last := targets[len(targets)-1]; last >= ft.frames() {
+		counted := ""
+		if plan.SourceFrames > 0 && plan.SourceFrames != ft.frames() {
+			counted = fmt.Sprintf("; the plan was made for %d: plan from the exact count", plan.SourceFrames)
+		}
+		return x, fmt.Errorf("%w: frame %d, but the video has %d frames (0–%d)%s", ErrFrameMissing, last, ft.frames(), ft.frames()-1, counted)
 	}
 	base := ffmpegJob{URL: url, Width: plan.ResizedWidth, Height: plan.ResizedHeight, QScale: o.QScale}
 
-	mode := o.Mode
-	var ft frameTimes
-	switch mode {
+	x.Mode = o.Mode
+	switch x.Mode {
 	case "", ExtractAuto:
-		if mode, ft, err = chooseMode(ctx, url, targets); err != nil {
-			return nil, err
+		x.Mode, x.Note = chooseMode(ft, targets)
+	case ExtractSeek:
+		if ft.Unreliable {
+			return x, fmt.Errorf("cannot seek to frames in %s: its packets carry no timestamps (%s); extract in one pass instead (--mode pass)", path, ft.Format)
 		}
-	case ExtractPass:
-	case ExtractSeek, ExtractKeyframes:
-		if ft, err = scanFrames(ctx, url); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("unknown extraction mode %q", mode)
 	}
 
-	if mode == ExtractKeyframes {
-		keys, err := nearestKeyframes(ft, plan.Indices)
-		if err != nil {
-			return nil, err
+	var col *collector
+	switch {
+	case x.Mode == ExtractKeyframes && ft.Unreliable:
+		x.Note = "the packets carry no timestamps: every frame was decoded to find the keyframes"
+		col = newCollector(plan.Indices, o.OnFrame)
+		err = extractKeyframesDecoded(ctx, base, ft, col)
+	case x.Mode == ExtractKeyframes:
+		keys, kerr := nearestKeyframes(ft, plan.Indices)
+		if kerr != nil {
+			return x, kerr
 		}
-		col := newCollector(keys, o.OnFrame)
-		return col.frames, extractKeyframes(ctx, base, ft, col, o.workers(), keyframePass(ft, col.sources()))
-	}
-	col := newCollector(plan.Indices, o.OnFrame)
-	switch mode {
-	case ExtractSeek:
-		err = extractSeek(ctx, base, ft, targets, col, o.workers())
+		col = newCollector(keys, o.OnFrame)
+		pass := keyframePass(ft, col.sources()) || !seekable(ft.Format)
+		err = extractKeyframes(ctx, base, ft, col, o.workers(), pass)
+	case x.Mode == ExtractSeek:
+		col = newCollector(plan.Indices, o.OnFrame)
+		err = x.seekOrPass(ctx, o.Mode, base, ft, targets, col, o.workers())
 	default:
-		err = extractPass(ctx, base, targets, col)
+		col = newCollector(plan.Indices, o.OnFrame)
+		err = extractPass(ctx, base, ft, targets, col)
 	}
-	return col.frames, err
+	x.Frames = col.frames
+	// ffmpeg exits non-zero when too many packets fail to decode (a
+	// damaged file) even after giving every frame asked for. Frames
+	// matched to their planned timestamps are the right ones: keep them.
+	var te *ToolError
+	if errors.As(err, &te) && ctx.Err() == nil && !ft.Unreliable && col.complete() {
+		x.Note = joinNotes(x.Note, fmt.Sprintf("ffmpeg reported errors decoding this file (%s); every frame was matched to its planned timestamp", tailSummary(te.Stderr)))
+		err = nil
+	}
+	return x, err
+}
+
+// seekOrPass extracts targets by seeking. When auto chose to seek and a
+// seek gives a wrong frame or none, every frame handed on so far was
+// checked, so only the rest are decoded, in one pass; a forced seek mode
+// fails with a hint instead.
+func (x *Extraction) seekOrPass(ctx context.Context, asked ExtractMode, base ffmpegJob, ft frameTimes, targets []int, col *collector, workers int) error {
+	err := extractSeek(ctx, base, ft, targets, col, workers)
+	switch {
+	case err == nil || ctx.Err() != nil || col.sinkErr() != nil:
+		return err
+	case !errors.Is(err, errWrongFrame) && !errors.Is(err, ErrFrameMissing):
+		return err
+	case asked == ExtractSeek:
+		return fmt.Errorf("%w (seeking did not land on the planned frame: it is not exact in this %s file, or the file is damaged; extract in one pass instead, --mode pass)", err, ft.Format)
+	}
+	x.Mode, x.Note = ExtractPass, fmt.Sprintf("seeking missed (%v); the frames not yet extracted were decoded in one pass", err)
+	return extractPass(ctx, base, ft, col.missingSources(), col)
+}
+
+// joinNotes joins non-empty notes with "; ".
+func joinNotes(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// seekable reports whether ffmpeg's input seeking lands exactly in the
+// container (format as ffprobe names it): those with an index of
+// keyframe positions. MPEG-TS and MPEG-PS seek by bisecting the byte
+// stream for timestamps and land past the keyframe a frame needs; Ogg,
+// FLV without an index and raw streams are no better.
+func seekable(format string) bool {
+	switch format {
+	case "mov", "matroska", "avi", "asf":
+		return true
+	}
+	return false
 }
 
 // Auto-mode cost model, in units of "one frame decoded": a seek group costs
@@ -151,41 +262,88 @@ const (
 // expected to cost at most 3/4 as much, i.e. seekCost ≤ 0.75·(last+1),
 // computed from the file's real keyframe positions (read from its packets).
 // Spans under 1,500 frames always decode in one pass, as do plans whose
-// start-up costs alone exceed that (dense plans: no scan is made), and
-// files whose packets cannot be listed.
-func chooseMode(ctx context.Context, url string, targets []int) (ExtractMode, frameTimes, error) {
+// start-up costs alone exceed that (dense plans), containers where seeking
+// is not exact and timelines without timestamps; the note says which of
+// the last two applied.
+func chooseMode(ft frameTimes, targets []int) (ExtractMode, string) {
 	last := targets[len(targets)-1]
 	limit := seekShare * float64(last+1)
 	if last+1 < autoScanMinFrames || float64(len(targets))*seekOverheadFrames > limit {
-		return ExtractPass, frameTimes{}, nil
+		return ExtractPass, ""
 	}
-	ft, err := scanFrames(ctx, url)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", ft, ctx.Err()
-		}
-		return ExtractPass, frameTimes{}, nil
+	if ft.Unreliable {
+		return ExtractPass, "one pass: the packets carry no timestamps to seek by"
 	}
-	if last < len(ft.PTS) && seekCost(ft, targets) <= limit {
-		return ExtractSeek, ft, nil
+	if !seekable(ft.Format) {
+		return ExtractPass, fmt.Sprintf("one pass: seeking is not exact in %s files", ft.Format)
 	}
-	return ExtractPass, ft, nil
+	if seekCost(ft, targets) <= limit {
+		return ExtractSeek, ""
+	}
+	return ExtractPass, ""
 }
 
-// extractPass decodes once and selects the targets by decode-order number.
-func extractPass(ctx context.Context, base ffmpegJob, targets []int, col *collector) error {
+// extractPass decodes once, from the start to the last target, and keeps
+// the targets. With packet timestamps they are selected by timestamp and
+// every frame ffmpeg gives is matched to its target by time (a frame the
+// decoder drops cannot shift the others, and a dropped target is
+// reported missing). Without (MPEG-PS), they are selected by decode count
+// and frame n is timed n/fps, as qwen-vl-utils times frames: the
+// decoder's own stamps there are guesses, up to two frames off.
+func extractPass(ctx context.Context, base ffmpegJob, ft frameTimes, targets []int, col *collector) error {
 	j := base
-	j.Select, j.ShowInfo, j.MaxFrames = selectFrames(targets), true, len(targets)
-	n, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
-		return col.put(Frame{Index: targets[k], TimeS: f.PTS, Data: f.Data})
+	j.ShowInfo, j.MaxFrames = true, len(targets)
+	if ft.Unreliable {
+		j.Select = selectFrames(targets)
+		n, _, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
+			return col.put(Frame{Index: targets[k], TimeS: float64(targets[k]) / ft.Rate, Data: f.Data})
+		})
+		if err == nil && n < len(targets) {
+			err = fmt.Errorf("%w: frame %d: ffmpeg's decode ended after %d of the %d planned frames (the packets list %d frames)", ErrFrameMissing, targets[n], n, len(targets), ft.frames())
+		}
+		return err
+	}
+	times := make([]float64, len(targets))
+	for k, i := range targets {
+		times[k] = ft.PTS[i]
+	}
+	eps := halfGap(ft, targets)
+	j.Select = selectTimes(times, eps)
+	found := make([]bool, len(targets))
+	_, log, err := runFFmpeg(ctx, j, func(_ int, f ffmpegFrame) error {
+		k, ok := matchTime(times, f.PTS, eps)
+		if !ok || found[k] {
+			return fmt.Errorf("%w: ffmpeg gave a frame at %.6fs, which is no planned frame's time", errWrongFrame, f.PTS)
+		}
+		found[k] = true
+		i := targets[k]
+		return col.put(Frame{Index: i, TimeS: ft.PTS[i], Data: f.Data})
 	})
 	if err != nil {
 		return err
 	}
-	if n < len(targets) {
-		return fmt.Errorf("%w: frame %d (the video has %d frames before it)", ErrFrameMissing, targets[n], n)
+	if k := slices.Index(found, false); k >= 0 {
+		msg := ""
+		if s := tailSummary(log); s != "" {
+			msg = "; ffmpeg: " + s
+		}
+		return fmt.Errorf("%w: frame %d at %.3fs was not decoded (the file is damaged there or ends early)%s", ErrFrameMissing, targets[k], times[k], msg)
 	}
 	return nil
+}
+
+// matchTime finds the entry of ts (ascending) within eps of t.
+func matchTime(ts []float64, t, eps float64) (int, bool) {
+	if math.IsNaN(t) {
+		return 0, false
+	}
+	k, _ := slices.BinarySearch(ts, t)
+	for _, c := range []int{k - 1, k} {
+		if c >= 0 && c < len(ts) && math.Abs(ts[c]-t) <= eps {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // extractSeek seeks once per group of targets that share a keyframe
@@ -194,9 +352,6 @@ func extractPass(ctx context.Context, base ffmpegJob, targets []int, col *collec
 // counted from the first. Seeks are batched into a few multi-input ffmpeg
 // runs, workers at a time (runSeeks).
 func extractSeek(ctx context.Context, base ffmpegJob, ft frameTimes, targets []int, col *collector, workers int) error {
-	if last := targets[len(targets)-1]; last >= len(ft.PTS) {
-		return fmt.Errorf("%w: frame %d (the video has %d)", ErrFrameMissing, last, len(ft.PTS))
-	}
 	groups := seekGroups(ft, targets)
 	seeks := make([]seekTask, len(groups))
 	for g, group := range groups {
@@ -286,10 +441,10 @@ func runSeeks(ctx context.Context, base ffmpegJob, ft frameTimes, seeks []seekTa
 		}
 		j.MaxFrames = len(idx)
 		eps := halfGap(ft, idx)
-		n, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
+		n, _, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
 			i := idx[k]
 			if !(math.Abs(f.PTS-want[k]) <= eps) {
-				return fmt.Errorf("ffmpeg gave the frame at %.6fs where frame %d at %.6fs was due", f.PTS-ft.Start, i, ft.PTS[i])
+				return fmt.Errorf("%w: the frame at %.6fs where frame %d at %.6fs was due", errWrongFrame, f.PTS-ft.Start, i, ft.PTS[i])
 			}
 			return col.put(Frame{Index: i, TimeS: ft.PTS[i], Data: f.Data})
 		})
@@ -369,12 +524,9 @@ func extractKeyframes(ctx context.Context, base ffmpegJob, ft frameTimes, col *c
 		}
 		eps := halfGap(ft, want)
 		j.Select = selectTimes(times, eps)
-		_, err := runFFmpeg(ctx, j, func(_ int, f ffmpegFrame) error {
-			k, _ := slices.BinarySearch(times, f.PTS)
-			for _, c := range []int{k - 1, k} {
-				if c >= 0 && c < len(times) && math.Abs(times[c]-f.PTS) <= eps {
-					return col.put(Frame{Index: want[c], TimeS: ft.PTS[want[c]], Data: f.Data})
-				}
+		_, _, err := runFFmpeg(ctx, j, func(_ int, f ffmpegFrame) error {
+			if c, ok := matchTime(times, f.PTS, eps); ok {
+				return col.put(Frame{Index: want[c], TimeS: ft.PTS[want[c]], Data: f.Data})
 			}
 			return nil // a frame the decoder took for a keyframe; not wanted
 		})
@@ -382,6 +534,9 @@ func extractKeyframes(ctx context.Context, base ffmpegJob, ft frameTimes, col *c
 			return err
 		}
 		want = col.missingSources()
+		if len(want) > 0 && !seekable(ft.Format) {
+			return fmt.Errorf("%w: keyframe %d at %.3fs was not decoded", ErrFrameMissing, want[0], ft.PTS[want[0]])
+		}
 	}
 	seeks := make([]seekTask, len(want))
 	for k, i := range want {
@@ -392,6 +547,66 @@ func extractKeyframes(ctx context.Context, base ffmpegJob, ft frameTimes, col *c
 		seeks[k] = seekTask{In: in, Frames: []int{i}}
 	}
 	return runSeeks(ctx, base, ft, seeks, col, workers)
+}
+
+// errEnough stops an ffmpeg run that gave every frame wanted.
+var errEnough = errors.New("all frames found")
+
+// extractKeyframesDecoded is the keyframe mode for timelines without
+// timestamps (MPEG-PS). Neither the packets nor the decoder time frames
+// there: with -skip_frame nokey the decoder stamps an I-frame with the dts
+// of the packet that pushed it out of its reorder buffer, up to a GOP late
+// (frame 25 of a 25 fps MPEG-2 file at 1.96 s), and even a full decode
+// guesses (frame 75 at 2.92 s). So every frame is decoded — as slow as a
+// pass — and numbered by its decode count (setpts), only keyframes are
+// encoded, and frame n is timed n/fps, as qwen-vl-utils times frames.
+// Planned frame i gets the keyframe nearest it (the earlier on a tie).
+// Only the latest keyframe is held while the next one decides; ffmpeg
+// stops once every planned frame has its keyframe.
+func extractKeyframesDecoded(ctx context.Context, base ffmpegJob, ft frameTimes, col *collector) error {
+	fps := ft.Rate
+	want := col.sources()
+	next := 0 // the first of want not served yet
+	// serve gives keyframe key to the planned frames up to upto.
+	serve := func(key int, data []byte, upto float64) error {
+		for ; next < len(want) && float64(want[next]) <= upto; next++ {
+			if err := col.putAs(want[next], Frame{Index: key, TimeS: float64(key) / fps, Data: data}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	j := base
+	j.CountRate, j.Select, j.ShowInfo = fps, "key", true
+	prev, prevData := -1, []byte(nil)
+	_, _, err := runFFmpeg(ctx, j, func(_ int, f ffmpegFrame) error {
+		if math.IsNaN(f.PTS) {
+			return errors.New("ffmpeg gave a keyframe without its number")
+		}
+		key := min(int(math.RoundToEven(f.PTS*fps)), ft.frames()-1)
+		if prev >= 0 {
+			if err := serve(prev, prevData, float64(prev+key)/2); err != nil {
+				return err
+			}
+		}
+		if next == len(want) {
+			return errEnough
+		}
+		prev, prevData = key, f.Data
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return err
+	}
+	if prev >= 0 {
+		if err := serve(prev, prevData, math.Inf(1)); err != nil {
+			return err
+		}
+	}
+	if next < len(want) {
+		return fmt.Errorf("%w: the video has no keyframe to decode", ErrFrameMissing)
+	}
+	return nil
 }
 
 // halfGap is just under half the smallest distance between any of the
@@ -489,6 +704,8 @@ type collector struct {
 	filled  []bool
 	next    int // first position not yet handed over
 	onFrame func(Frame) error
+	// onFrameErr is what onFrame returned when it failed.
+	onFrameErr error
 }
 
 func newCollector(want []int, onFrame func(Frame) error) *collector {
@@ -521,12 +738,16 @@ func (c *collector) missingSources() []int {
 }
 
 // put files f at every position wanting f.Index.
-func (c *collector) put(f Frame) error {
+func (c *collector) put(f Frame) error { return c.putAs(f.Index, f) }
+
+// putAs files f at every position wanting source index src (keyframes
+// found by decoding stand for the planned frame src).
+func (c *collector) putAs(src int, f Frame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ps, ok := c.at[f.Index]
+	ps, ok := c.at[src]
 	if !ok {
-		return fmt.Errorf("ffmpeg returned frame %d, which was not planned", f.Index)
+		return fmt.Errorf("ffmpeg returned frame %d, which was not planned", src)
 	}
 	for _, p := range ps {
 		c.frames[p], c.filled[p] = f, true
@@ -534,6 +755,7 @@ func (c *collector) put(f Frame) error {
 	for c.next < len(c.frames) && c.filled[c.next] {
 		if c.onFrame != nil {
 			if err := c.onFrame(c.frames[c.next]); err != nil {
+				c.onFrameErr = err
 				return err
 			}
 			c.frames[c.next].Data = nil
@@ -541,4 +763,19 @@ func (c *collector) put(f Frame) error {
 		c.next++
 	}
 	return nil
+}
+
+// complete reports whether every position has its frame.
+func (c *collector) complete() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !slices.Contains(c.filled, false)
+}
+
+// sinkErr is the error OnFrame returned, if any: it ends the extraction
+// (no fall-back).
+func (c *collector) sinkErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.onFrameErr
 }

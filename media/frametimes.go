@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -15,11 +17,52 @@ import (
 // order, which frames are keyframes, in seconds from the file's start as
 // ffmpeg counts them (the container's start_time is 0).
 type frameTimes struct {
-	PTS []float64 // by frame index
-	Key []bool    // by frame index
+	URL string // the file: URL scanned
+	// PTS holds each frame's timestamp by frame index; nil when the
+	// packets carry none (Unreliable).
+	PTS []float64
+	Key []bool // by frame index (decode order when Unreliable)
 	// Start is the container's start_time: ffmpeg's -copyts timestamps
 	// are PTS+Start.
 	Start float64
+	// Format is the container as ffprobe names it first ("mov",
+	// "matroska", "mpegts", "mpeg", …).
+	Format string
+	// Unreliable: some kept packets have no pts (MPEG-PS stores one only
+	// every few frames). Their dts would be off by the B-frame reorder
+	// delay, so no timestamps are guessed: frames are taken in one pass by
+	// decode count and timed by their number (Rate).
+	Unreliable bool
+	// Rate times frames by their number when Unreliable: frame n is at
+	// n/Rate (the average frame rate; set by extract).
+	Rate float64
+}
+
+// frames is the number of frames (packets not discarded by an edit list).
+func (ft frameTimes) frames() int { return len(ft.Key) }
+
+// variable reports whether the frame durations vary by more than
+// container rounding (1 ms and 1% of the median duration) for more than 1%
+// of the frames (and more than one: a stream copy cut at a B-frame leaves
+// one gap at its end): a variable frame rate.
+func (ft frameTimes) variable() bool {
+	if len(ft.PTS) < 3 {
+		return false
+	}
+	d := make([]float64, len(ft.PTS)-1)
+	for i := range d {
+		d[i] = ft.PTS[i+1] - ft.PTS[i]
+	}
+	slices.Sort(d)
+	m := d[len(d)/2]
+	tol := 0.001 + 0.01*m
+	off := 0
+	for _, x := range d {
+		if math.Abs(x-m) > tol {
+			off++
+		}
+	}
+	return off > max(1, len(d)/100)
 }
 
 // keyframes returns the indices of the keyframes.
@@ -36,7 +79,7 @@ func (ft frameTimes) keyframes() []int {
 // frameScanArgs list the first video stream's packet timestamps and flags.
 func frameScanArgs(url string) []string {
 	return []string{"-v", "error", "-select_streams", "V:0",
-		"-show_entries", "packet=pts_time,dts_time,flags:format=start_time",
+		"-show_entries", "packet=pts_time,flags:format=start_time,format_name",
 		"-print_format", "json", url}
 }
 
@@ -55,27 +98,31 @@ func scanFrames(ctx context.Context, url string) (frameTimes, error) {
 		}
 		return frameTimes{}, fmt.Errorf("%w: %w", ErrCorrupt, &ToolError{Tool: "ffprobe", Err: err, Stderr: stderr.String()})
 	}
-	return parseFrameScan(stdout.Bytes())
+	ft, err := parseFrameScan(stdout.Bytes())
+	ft.URL = url
+	return ft, err
 }
 
 // parseFrameScan turns ffprobe's packet list into a frameTimes. Packets
-// flagged D (dropped by an edit list) are not frames; packets without a pts
-// (some AVI) use their dts.
+// flagged D are dropped: an edit list (a trimmed MP4) keeps them only to
+// decode the frames after them, and they are never shown. One packet
+// without a pts makes the timeline Unreliable.
 func parseFrameScan(data []byte) (frameTimes, error) {
 	var p struct {
 		Packets []struct {
 			PTS   string `json:"pts_time"`
-			DTS   string `json:"dts_time"`
 			Flags string `json:"flags"`
 		} `json:"packets"`
 		Format struct {
-			StartTime string `json:"start_time"`
+			StartTime  string `json:"start_time"`
+			FormatName string `json:"format_name"`
 		} `json:"format"`
 	}
 	if err := json.Unmarshal(data, &p); err != nil {
 		return frameTimes{}, fmt.Errorf("%w: unreadable ffprobe packet list: %v", ErrCorrupt, err)
 	}
-	start := parseFloat(p.Format.StartTime)
+	ft := frameTimes{Start: parseFloat(p.Format.StartTime)}
+	ft.Format, _, _ = strings.Cut(p.Format.FormatName, ",")
 	type pkt struct {
 		t   float64
 		key bool
@@ -87,19 +134,23 @@ func parseFrameScan(data []byte) (frameTimes, error) {
 		}
 		t, ok := parseTime(k.PTS)
 		if !ok {
-			if t, ok = parseTime(k.DTS); !ok {
-				continue
-			}
+			ft.Unreliable = true
 		}
-		pkts = append(pkts, pkt{t - start, strings.Contains(k.Flags, "K")})
+		pkts = append(pkts, pkt{t - ft.Start, strings.Contains(k.Flags, "K")})
 	}
 	if len(pkts) == 0 {
 		return frameTimes{}, fmt.Errorf("%w: no video packets", ErrCorrupt)
 	}
-	sort.SliceStable(pkts, func(i, j int) bool { return pkts[i].t < pkts[j].t })
-	ft := frameTimes{PTS: make([]float64, len(pkts)), Key: make([]bool, len(pkts)), Start: start}
+	if !ft.Unreliable {
+		sort.SliceStable(pkts, func(i, j int) bool { return pkts[i].t < pkts[j].t })
+		ft.PTS = make([]float64, len(pkts))
+	}
+	ft.Key = make([]bool, len(pkts))
 	for i, k := range pkts {
-		ft.PTS[i], ft.Key[i] = k.t, k.key
+		ft.Key[i] = k.key
+		if ft.PTS != nil {
+			ft.PTS[i] = k.t
+		}
 	}
 	return ft, nil
 }
@@ -108,27 +159,35 @@ func parseTime(s string) (float64, bool) {
 	if s == "" || s == "N/A" {
 		return 0, false
 	}
-	f := parseFloat(s)
-	return f, !math.IsNaN(f)
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
 }
 
-// ExactFrames replaces an estimated frame count (containers without
-// nb_frames: MKV, WEBM, …) by the number of video packets, counted by
-// demuxing the whole file without decoding it. Plans made from exact counts
-// pick the same frames as qwen-vl-utils. Info with an exact count is
-// returned unchanged.
+// ExactFrames counts the frames of a probed video from its packets
+// (demuxing the whole file, no decoding; about 2 s for 1 GB) and returns
+// info with that exact Frames, FramesEstimated false and
+// TimestampsUnreliable set when the packets carry no timestamps. The
+// header's count is only an estimate in MKV, WEBM, MPEG-TS/PS (none
+// stored) and trimmed MP4s (discarded packets included), and plans made
+// from it can name frames that do not exist; plans made from the exact
+// count pick the frames qwen-vl-utils would. The returned Info carries the
+// scan, which ExtractFrames reuses.
 func ExactFrames(ctx context.Context, info Info) (Info, error) {
-	if !info.FramesEstimated {
-		return info, nil
-	}
 	url, err := fileURL(info.Path)
 	if err != nil {
 		return info, fmt.Errorf("count frames of %s: %w", info.Path, err)
+	}
+	if info.timeline != nil && info.timeline.URL == url {
+		return info, nil
 	}
 	ft, err := scanFrames(ctx, url)
 	if err != nil {
 		return info, fmt.Errorf("count frames of %s: %w", info.Path, err)
 	}
-	info.Frames, info.FramesEstimated = len(ft.PTS), false
+	info.Frames, info.FramesEstimated, info.TimestampsUnreliable = ft.frames(), false, ft.Unreliable
+	// MKV and WEBM report one rate for both fields ffprobe compares, so
+	// only the timestamps show a variable rate there.
+	info.VFR = info.VFR || ft.variable()
+	info.timeline = &ft
 	return info, nil
 }

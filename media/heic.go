@@ -10,7 +10,7 @@ import (
 // HEIF/HEIC/AVIF header parsing (ISO/IEC 23008-12 on ISOBMFF): the primary
 // item (pitm) and its properties (iprp/ipco through ipma): ispe gives the
 // coded size, irot and imir the transformations a reader must apply. No
-// pixels are decoded. An Exif item is not read: irot/imir are authoritative
+// pixels are decoded here; heif_decode.go decodes them. An Exif item is not read: irot/imir are authoritative
 // in HEIF and Exif orientation must not be applied on top of them.
 
 // heifMaxMeta bounds the meta box read into memory.
@@ -87,43 +87,51 @@ func payload(p []byte, b box) []byte { return p[b.off+b.hdr : b.off+b.size] }
 
 // probeHEIF reads a HEIF file's ftyp and meta boxes.
 func probeHEIF(r io.ReaderAt, size int64) (heifInfo, error) {
-	var hi heifInfo
-	var meta []byte
+	meta, avif, err := readHEIFMeta(r, size)
+	if err != nil {
+		return heifInfo{}, err
+	}
+	return parseHEIFMeta(meta[4:], heifInfo{avif: avif}) // meta is a FullBox
+}
+
+// readHEIFMeta returns the payload of a HEIF file's meta box (a FullBox:
+// version and flags first) and whether the major brand is AVIF.
+func readHEIFMeta(r io.ReaderAt, size int64) (meta []byte, avif bool, err error) {
 	for off, n := int64(0), 0; off < size && n < 64 && meta == nil; n++ {
 		b, err := readBoxHeader(r, off, size)
 		if err != nil {
-			return hi, err
+			return nil, false, err
 		}
 		switch b.typ {
 		case "ftyp":
 			if b.payloadSize > 4096 {
-				return hi, fmt.Errorf("%w: ftyp too large", errHEIF)
+				return nil, false, fmt.Errorf("%w: ftyp too large", errHEIF)
 			}
 			p := make([]byte, b.payloadSize)
 			if _, err := r.ReadAt(p, b.off+b.hdr); err != nil {
-				return hi, err
+				return nil, false, err
 			}
 			if len(p) >= 4 && (string(p[:4]) == "avif" || string(p[:4]) == "avis") {
-				hi.avif = true // major brand; otherwise the primary item type decides
+				avif = true // major brand; otherwise the primary item type decides
 			}
 		case "meta":
 			if b.payloadSize > heifMaxMeta {
-				return hi, fmt.Errorf("%w: meta box of %d bytes", errHEIF, b.payloadSize)
+				return nil, false, fmt.Errorf("%w: meta box of %d bytes", errHEIF, b.payloadSize)
 			}
 			meta = make([]byte, b.payloadSize)
 			if _, err := r.ReadAt(meta, b.off+b.hdr); err != nil {
-				return hi, err
+				return nil, false, err
 			}
 		}
 		off += b.size
 	}
 	if meta == nil {
-		return hi, fmt.Errorf("%w: no meta box", errHEIF)
+		return nil, false, fmt.Errorf("%w: no meta box", errHEIF)
 	}
 	if len(meta) < 4 {
-		return hi, fmt.Errorf("%w: meta box too short", errHEIF)
+		return nil, false, fmt.Errorf("%w: meta box too short", errHEIF)
 	}
-	return parseHEIFMeta(meta[4:], hi) // meta is a FullBox
+	return meta, avif, nil
 }
 
 // heifProp is one entry of ipco.
@@ -146,13 +154,8 @@ func parseHEIFMeta(p []byte, hi heifInfo) (heifInfo, error) {
 		d := payload(p, b)
 		switch b.typ {
 		case "pitm":
-			if len(d) < 6 {
-				return hi, fmt.Errorf("%w: short pitm", errHEIF)
-			}
-			if d[0] == 0 {
-				primary = uint32(binary.BigEndian.Uint16(d[4:]))
-			} else if len(d) >= 8 {
-				primary = binary.BigEndian.Uint32(d[4:])
+			if primary, err = parsePITM(d); err != nil {
+				return hi, err
 			}
 			hasPrimary = true
 		case "iinf":
@@ -221,6 +224,17 @@ func parseHEIFMeta(p []byte, hi heifInfo) (heifInfo, error) {
 		hi.orientation = m.exif()
 	}
 	return hi, nil
+}
+
+// parsePITM returns the primary item ID of a pitm payload.
+func parsePITM(d []byte) (uint32, error) {
+	switch {
+	case len(d) >= 6 && d[0] == 0:
+		return uint32(binary.BigEndian.Uint16(d[4:])), nil
+	case len(d) >= 8:
+		return binary.BigEndian.Uint32(d[4:]), nil
+	}
+	return 0, fmt.Errorf("%w: short pitm", errHEIF)
 }
 
 // parseIINF fills item ID → item type from infe version 2/3 entries.

@@ -41,4 +41,16 @@ type Info struct {
 	Rotation        int     `json:"rotation,omitempty"` // degrees clockwise to display upright
 	Codec           string  `json:"codec,omitempty"`
 	HasAudio        bool    `json:"has_audio,omitempty"`
+
+	// SampleAspect is the pixel aspect ratio (e.g. "64:45") when pixels
+	// are not square; Width and Height then are the display size.
+	SampleAspect string `json:"sample_aspect,omitempty"`
+	// TimestampsUnreliable is set by ExactFrames when the packets carry no
+	// presentation timestamps (MPEG-PS): frames cannot be found by time, so
+	// they are extracted in one pass and timed as decoded.
+	TimestampsUnreliable bool `json:"timestamps_unreliable,omitempty"`
+
+	// timeline is the packet scan behind an exact Frames (ExactFrames),
+	// reused by ExtractFrames instead of scanning the file again.
+	timeline *frameTimes
 }

@@ -53,8 +53,43 @@ func Probe(ctx context.Context, path string) (Info, error) {
 	case KindVideo:
 		return probeVideo(ctx, path, info)
 	}
-	if format != "" {
-		return info, fmt.Errorf("probe %s: %s file: %w", path, format, ErrNotMedia)
+	return info, &NotMediaError{Path: path, Holds: describeContent(head[:n])}
+}
+
+// NotMediaError is the error Probe returns for a file that holds neither an
+// image nor a video; it wraps ErrNotMedia.
+type NotMediaError struct {
+	Path  string
+	Holds string // what the content is: "PDF", "HTML (…)", "text"…
+}
+
+func (e *NotMediaError) Error() string {
+	return fmt.Sprintf("probe %s: holds %s: %v", e.Path, e.Holds, ErrNotMedia)
+}
+
+func (e *NotMediaError) Unwrap() error { return ErrNotMedia }
+
+// NotMediaProblem turns a probe error wrapping ErrNotMedia into the
+// file.not_media error for a file whose extension names an image or video
+// format: such a file was meant to be sent, and skipping it silently would
+// lose it. It returns false for files whose extension claims no media
+// (notes.txt, doc.pdf), which are skipped with SkipReason.
+func NotMediaProblem(path string, err error) (Problem, bool) {
+	if !errors.Is(err, ErrNotMedia) || ExtKind(path) == KindOther {
+		return Problem{}, false
 	}
-	return info, fmt.Errorf("probe %s: %w", path, ErrNotMedia)
+	return Problem{Code: "file.not_media", Severity: SeverityError, Path: path,
+		Message: fmt.Sprintf("has the extension %s but holds %s, not %s", extOf(path), holds(err), map[Kind]string{KindImage: "an image", KindVideo: "a video"}[ExtKind(path)]),
+		Fix:     "re-download or re-export it (a failed download often saves an error page under the file's name), or rename it to what it holds"}, true
+}
+
+// SkipReason says why a file that is not media is skipped.
+func SkipReason(err error) string { return "not an image or video: holds " + holds(err) }
+
+func holds(err error) string {
+	var nm *NotMediaError
+	if errors.As(err, &nm) && nm.Holds != "" {
+		return nm.Holds
+	}
+	return "unrecognised data"
 }

@@ -297,14 +297,17 @@ func gifFrames(br *bufio.Reader, limit int) int {
 	return frames
 }
 
-// webpMeta reads the VP8X flags from the recorded head and, when the EXIF
-// flag is set, the orientation from the EXIF chunk (usually at the end).
+// webpMeta reads the VP8X flags (and the ANIM chunk) from the recorded
+// head and, when the EXIF flag is set, the orientation from the EXIF chunk
+// (usually at the end).
 func webpMeta(r io.ReaderAt, head []byte, size int64) (orientation int, animated bool) {
 	if len(head) < 21 || string(head[12:16]) != "VP8X" {
 		return 0, false
 	}
 	flags := head[20]
-	animated = flags&0x02 != 0
+	// The animation flag, or an ANIM chunk right after VP8X (writers that
+	// forget the flag still put the chunk there).
+	animated = flags&0x02 != 0 || len(head) >= 34 && string(head[30:34]) == "ANIM"
 	if flags&0x08 == 0 {
 		return 0, animated
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/qwen-vision/vision/tokens"
@@ -59,9 +60,14 @@ var imageCases = []imageCase{
 	{name: "tiff_orient6.tif", format: "tiff", w: 64, h: 48, cw: 48, ch: 64, orientation: 6, color: "rgba"},
 	{name: "webp.webp", format: "webp", w: 64, h: 48, cw: 64, ch: 48, color: "nrgba"},
 	{name: "webp_exif6.webp", format: "webp", w: 64, h: 48, cw: 48, ch: 64, orientation: 6, color: "ycbcr"},
-	{name: "heic.heic", format: "heic", w: 64, h: 48, cw: 64, ch: 48, codes: []string{"image.decode_unsupported"}, decodeErr: ErrUnsupported},
-	{name: "irot.heic", format: "heic", w: 48, h: 64, cw: 64, ch: 48, orientation: 8, codes: []string{"image.decode_unsupported"}, decodeErr: ErrUnsupported},
-	{name: "avif.avif", format: "avif", w: 64, h: 48, cw: 64, ch: 48, codes: []string{"image.format_unsupported"}, decodeErr: ErrUnsupported},
+	{name: "webp_animated.webp", format: "webp", w: 64, h: 48, cw: 64, ch: 48, color: "ycbcr", animated: true, codes: []string{"image.sent_original"}, decodeErr: ErrCannotDecode},
+	{name: "webp_animated_5000x3000.webp", format: "webp", w: 5000, h: 3000, cw: 5000, ch: 3000, color: "ycbcr", animated: true, codes: []string{"image.decode_unsupported"}, decodeErr: ErrCannotDecode},
+	{name: "heic.heic", format: "heic", w: 64, h: 48, cw: 64, ch: 48},
+	{name: "heic_single.heic", format: "heic", w: 64, h: 48, cw: 64, ch: 48},
+	{name: "heic_irot.heic", format: "heic", w: 64, h: 48, cw: 48, ch: 64, orientation: 8},
+	{name: "heic_grid.heic", format: "heic", w: 120, h: 100, cw: 120, ch: 100},
+	{name: "irot.heic", format: "heic", w: 48, h: 64, cw: 64, ch: 48, orientation: 8, decodeErr: ErrCorrupt}, // header only
+	{name: "avif.avif", format: "avif", w: 64, h: 48, cw: 64, ch: 48, codes: []string{"image.format_unsupported"}},
 	{name: "tiny_10x10.png", format: "png", w: 10, h: 10, cw: 10, ch: 10, color: "gray", codes: []string{"image.too_small"}},
 	{name: "small_11x11.png", format: "png", w: 11, h: 11, cw: 11, ch: 11, color: "gray"},
 	{name: "ratio_200.png", format: "png", w: 2200, h: 11, cw: 2200, ch: 11, color: "gray"},
@@ -168,7 +174,7 @@ func FuzzProbeImage(f *testing.F) {
 			t.Fatalf("bad info without error: %+v", info)
 		}
 		if info.Kind == KindImage && info.CodedWidth*info.CodedHeight <= 1<<16 {
-			img, err := DecodeUpright(p, info, 1<<16)
+			img, err := DecodeUpright(context.Background(), p, info, 1<<16)
 			if err == nil && (img.Bounds().Dx() != info.Width || img.Bounds().Dy() != info.Height) {
 				t.Fatalf("decoded %v, probed %dx%d", img.Bounds(), info.Width, info.Height)
 			}
@@ -196,4 +202,81 @@ func (a orientMatrix) rotN(n int) orientMatrix {
 		a = rotCCW.mul(a)
 	}
 	return a
+}
+
+// TestNotMediaProblem: a file whose extension names an image or video
+// format but holds something else is a file.not_media error saying what it
+// holds; other extensions get only a skip reason.
+func TestNotMediaProblem(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, data, holds string
+		problem           bool
+	}{
+		{"a.jpg", "<!doctype html><html>", "HTML", true},
+		{"b.png", "%PDF-1.7\n", "PDF", true},
+		{"c.mp4", "just text\n", "text", true},
+		{"d.heic", "PK\x03\x04rest", "a ZIP archive", true},
+		{"e.webp", "\x00\x01\x02\x03binary", "unrecognised binary data", true},
+		{"notes.txt", "just text\n", "text", false},
+		{"doc.pdf", "%PDF-1.7\n", "PDF", false},
+	} {
+		p := filepath.Join(dir, c.name)
+		os.WriteFile(p, []byte(c.data), 0o644)
+		_, err := Probe(context.Background(), p)
+		if !errors.Is(err, ErrNotMedia) {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		pr, ok := NotMediaProblem(p, err)
+		if ok != c.problem {
+			t.Errorf("%s: problem %v, want %v", c.name, ok, c.problem)
+		}
+		if ok && (pr.Code != "file.not_media" || pr.Severity != SeverityError || !strings.Contains(pr.Message, "holds "+c.holds) || pr.Fix == "") {
+			t.Errorf("%s: %+v", c.name, pr)
+		}
+		if r := SkipReason(err); !strings.Contains(r, "holds "+c.holds) {
+			t.Errorf("%s: skip reason %q", c.name, r)
+		}
+	}
+}
+
+// TestValidateMessages: sizes either side of a limit print as exact bytes;
+// a decode refused by the limit is not claimed as a resize; the limit is the
+// caller's.
+func TestValidateMessages(t *testing.T) {
+	spec := qwen3VLPlus(t)
+	p := sizeProblems("x.png", 7_499_990, "image/png", spec, TransportBase64, SeverityWarning, "fix")
+	if len(p) != 1 || !strings.Contains(p[0].Message, "10000010 bytes (10.00 MB)") || !strings.Contains(p[0].Message, "limit of 10000000 bytes (10.00 MB)") {
+		t.Errorf("boundary message: %v", p)
+	}
+	bomb := Info{Path: "b.png", Kind: KindImage, Format: "png", MIME: "image/png", Width: 100000, Height: 100000, CodedWidth: 100000, CodedHeight: 100000, Bytes: 100}
+	for _, pr := range ValidateImage(bomb, spec, tokens.ImageOptions{}, TransportBase64) {
+		if pr.Code == "image.over_8k" && strings.Contains(pr.Fix, "vision sends") {
+			t.Errorf("over_8k claims a resize the decode limit refuses: %q", pr.Fix)
+		}
+		if pr.Code == "image.decode_limit" && !strings.Contains(pr.Fix, "--max-decode-pixels 10000000000") {
+			t.Errorf("decode_limit fix %q", pr.Fix)
+		}
+	}
+	if ps := ValidateImageLimit(bomb, spec, tokens.ImageOptions{}, TransportBase64, 20_000_000_000); len(ps) != 1 || ps[0].Code != "image.over_8k" || !ps[0].Fixable() {
+		t.Errorf("raised limit: %v", ps)
+	}
+}
+
+// TestProbeAnimatedWEBPWithoutFlag: an ANIM chunk marks a WEBP animated
+// even when the VP8X flag was left unset.
+func TestProbeAnimatedWEBPWithoutFlag(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(imagesDir, "webp_animated.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data[12:16]) != "VP8X" || string(data[30:34]) != "ANIM" {
+		t.Fatalf("fixture layout: % x", data[:40])
+	}
+	data[20] &^= 0x02
+	p := filepath.Join(t.TempDir(), "noflag.webp")
+	os.WriteFile(p, data, 0o644)
+	if info := probeT(t, p); !info.Animated {
+		t.Errorf("not detected as animated: %+v", info)
+	}
 }

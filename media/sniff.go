@@ -33,7 +33,10 @@ func Sniff(head []byte) (Kind, string) {
 	case has(0, "RIFF") && has(8, "AVI "):
 		return KindVideo, "avi"
 	case has(4, "ftyp"):
-		brand := string(head[8:12])
+		brand := ""
+		if len(head) >= 12 {
+			brand = string(head[8:12])
+		}
 		switch brand {
 		case "heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis":
 			if brand == "avif" || brand == "avis" {
@@ -61,6 +64,8 @@ func Sniff(head []byte) (Kind, string) {
 		return KindVideo, "ts"
 	case has(4, "moov"), has(4, "mdat"), has(4, "wide"), has(4, "free"):
 		return KindVideo, "mov"
+	case has(0, "OggS"): // Theora video, or audio only (ffprobe tells)
+		return KindVideo, "ogg"
 	case has(0, "%PDF-"):
 		return KindOther, "pdf"
 	}
@@ -94,6 +99,74 @@ var extFormats = map[string]string{
 
 // ExtFormat returns the format a file name's extension claims, or "".
 func ExtFormat(path string) string { return extFormats[strings.ToLower(filepath.Ext(path))] }
+
+// ExtKind returns the kind of media a file name's extension claims: image,
+// video, or other (PDF, text, no extension…).
+func ExtKind(path string) Kind {
+	switch ExtFormat(path) {
+	case "":
+		return KindOther
+	case "jpeg", "png", "gif", "bmp", "tiff", "webp", "heic", "avif":
+		return KindImage
+	case "pdf":
+		return KindOther
+	}
+	return KindVideo
+}
+
+// describeContent names what a head that is not media holds, for
+// messages: "PDF", "HTML", "text"… It looks at magic numbers and, for
+// text, the first non-blank characters.
+func describeContent(head []byte) string {
+	has := func(magic string) bool { return bytes.HasPrefix(head, []byte(magic)) }
+	switch {
+	case has("%PDF-"):
+		return "PDF"
+	case has("PK\x03\x04"):
+		return "a ZIP archive (or an Office document)"
+	case has("\x1f\x8b"):
+		return "gzip data"
+	case has("ID3"), len(head) >= 2 && head[0] == 0xff && head[1]&0xe0 == 0xe0:
+		return "MP3 audio"
+	case has("fLaC"):
+		return "FLAC audio"
+	case has("OggS"):
+		return "Ogg data"
+	case has("RIFF") && len(head) >= 12 && string(head[8:12]) == "WAVE":
+		return "WAV audio"
+	case has("RIFF"):
+		return "a RIFF file of another kind"
+	}
+	text := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	lower := bytes.ToLower(text[:min(len(text), 256)])
+	switch {
+	case bytes.HasPrefix(lower, []byte("<!doctype html")), bytes.HasPrefix(lower, []byte("<html")), bytes.Contains(lower, []byte("<head")), bytes.Contains(lower, []byte("<body")):
+		return "HTML (a web page, often an error or login page saved under the image's name)"
+	case bytes.Contains(lower, []byte("<svg")):
+		return "SVG (a vector drawing, not among the API's formats)"
+	case bytes.HasPrefix(lower, []byte("<?xml")):
+		return "XML"
+	case bytes.HasPrefix(text, []byte("{")), bytes.HasPrefix(text, []byte("[")):
+		if isText(head) {
+			return "JSON or other text"
+		}
+	}
+	if isText(head) {
+		return "text"
+	}
+	return "unrecognised binary data"
+}
+
+// isText reports whether b looks like UTF-8 text: no NUL or other control
+// bytes but tab, CR, LF and form feed.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
 
 // mislabelled reports whether the extension claims a different format than
 // the content. Container families that share a layout (mp4/mov/3gp,

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -36,6 +38,14 @@ func lookTool(name string) (string, error) {
 		return "", &MissingToolError{Tool: name}
 	}
 	return p, nil
+}
+
+// FindTool checks that an external tool ("ffmpeg" or "ffprobe") is on
+// PATH: nil, or a *MissingToolError naming the install command. Callers
+// check before creating outputs that the tool would fill.
+func FindTool(tool string) error {
+	_, err := lookTool(tool)
+	return err
 }
 
 // fileURL turns a path into an absolute file: URL, so that ffmpeg reads it
@@ -115,19 +125,6 @@ func (t *tailBuffer) String() string {
 	return strings.Join(lines, "\n")
 }
 
-// last returns the last kept line, the one that usually names the failure.
-func (t *tailBuffer) last() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.partial) > 0 {
-		return string(t.partial)
-	}
-	if len(t.lines) == 0 {
-		return ""
-	}
-	return t.lines[len(t.lines)-1]
-}
-
 // ToolError is a failed ffmpeg or ffprobe run: the exit error and the tail
 // of what the tool wrote to stderr.
 type ToolError struct {
@@ -136,11 +133,11 @@ type ToolError struct {
 	Stderr string // last lines of stderr
 }
 
+// Error quotes the meaningful end of stderr (tailSummary): the last line
+// alone often hides the cause, e.g. "Invalid data found when processing
+// input" after "moov atom not found".
 func (e *ToolError) Error() string {
-	msg := strings.TrimSpace(e.Stderr)
-	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-		msg = msg[i+1:]
-	}
+	msg := tailSummary(e.Stderr)
 	if msg == "" {
 		return fmt.Sprintf("%s: %v", e.Tool, e.Err)
 	}
@@ -148,3 +145,36 @@ func (e *ToolError) Error() string {
 }
 
 func (e *ToolError) Unwrap() error { return e.Err }
+
+// Bounds of the stderr quoted in a ToolError's message.
+const (
+	summaryLines   = 3   // distinct lines, the last ones
+	summaryLineLen = 160 // bytes per line
+)
+
+// ffmpegContext is the " @ 0x55d…" address ffmpeg prints in a log line's
+// "[demuxer @ address]" prefix; it differs per run and per instance.
+var ffmpegContext = regexp.MustCompile(` @ 0x[0-9a-fA-F]+\]`)
+
+// tailSummary is the last summaryLines distinct non-empty lines of stderr,
+// oldest first, joined by "; ", each cut to summaryLineLen bytes, with
+// ffmpeg's per-run object addresses and level tags ("[error] ") removed so
+// repeats are seen as such.
+func tailSummary(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var out []string
+	seen := map[string]bool{}
+	for i := len(lines) - 1; i >= 0 && len(out) < summaryLines; i-- {
+		l := strings.TrimSpace(logLevel.ReplaceAllString(ffmpegContext.ReplaceAllString(lines[i], "]"), ""))
+		if l == "" || seen[l] || strings.HasPrefix(l, "Last message repeated") {
+			continue
+		}
+		seen[l] = true
+		if len(l) > summaryLineLen {
+			l = strings.ToValidUTF8(l[:summaryLineLen], "") + "…"
+		}
+		out = append(out, l)
+	}
+	slices.Reverse(out)
+	return strings.Join(out, "; ")
+}

@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/qwen-vision/vision/tokens"
 )
@@ -10,22 +11,34 @@ import (
 // ValidateVideo checks a probed video against the API's documented limits
 // for the model described by spec (seed 001 lines 2252–2275): duration,
 // file size for the transport, the frame count of the list vision sends
-// (plan; nil when planning failed), and notes an ignored audio track and a
-// variable frame rate. Each problem has a stable code:
+// (plan; nil when planning failed), the container, and notes an ignored
+// audio track and a variable frame rate. Each problem has a stable code:
 //
 //	video.no_video_stream   error    nothing to sample
 //	video.unreadable        error    no duration, rate or frames
-//	video.too_short         error    under spec.VideoMinSeconds
-//	video.too_long          error    over spec.VideoMaxSeconds (vision fixes
-//	                                 it by sending frames when they fit)
+//	video.too_short         warning  under spec.VideoMinSeconds, but the
+//	                                 frame list fits (error when not)
+//	video.too_long          warning  over spec.VideoMaxSeconds, but the
+//	                                 frame list fits (error when not)
 //	video.too_large_base64  error    base64 data URL of 10 MB or more (fixable)
 //	video.too_large_path    error    file over 100 MB (fixable)
 //	video.too_large_url     error    file over the model's URL limit (fixable)
 //	video.frames_too_few    error    plan below spec.ImageListMin frames
 //	video.frames_too_many   error    plan above spec.ImageListMax frames
+//	video.format_unlisted   warning  a container the API does not list
 //	video.audio_ignored     warning  the model does not hear audio
 //	video.vfr               warning  variable frame rate
+//
+// The limits on a video file (duration, size, format) are fixable while
+// the frame list fits: vision sends the sampled frames, never the file.
 func ValidateVideo(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Transport) []Problem {
+	return ValidateVideoWith(info, spec, plan, t, tokens.VideoOptions{})
+}
+
+// ValidateVideoWith is ValidateVideo knowing the sampling options the plan
+// was made with, so a fix names the option that caused a problem (e.g.
+// --nframes for too many frames).
+func ValidateVideoWith(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Transport, o tokens.VideoOptions) []Problem {
 	if info.Kind != KindVideo {
 		return nil
 	}
@@ -34,7 +47,7 @@ func ValidateVideo(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Transp
 		ps = append(ps, Problem{Code: code, Severity: sev, Path: info.Path, Message: fmt.Sprintf(format, args...), Fix: fix})
 	}
 	if info.Width <= 0 || info.Height <= 0 {
-		add("video.no_video_stream", SeverityError, "send a file with a video track",
+		add("video.no_video_stream", SeverityError, "the model needs a video stream: send a file with one",
 			"has no video stream")
 		return ps
 	}
@@ -57,12 +70,14 @@ func ValidateVideo(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Transp
 		}
 	}
 	if spec.VideoMaxSeconds > 0 && info.Duration > spec.VideoMaxSeconds {
-		fix := "use --start/--end or a shorter clip"
+		// The maximum is for video files too (seed 001 lines 2263–2265).
 		if framesFit {
-			fix = "none needed: vision sends it as the list of its sampled frames"
+			add("video.too_long", SeverityWarning, fmt.Sprintf("none needed: vision sends it as the list of its %d sampled frames", plan.Frames),
+				"lasts %s, over the API's maximum of %s for a video file on this model", fmtDuration(info.Duration), fmtDuration(spec.VideoMaxSeconds))
+		} else {
+			add("video.too_long", SeverityError, "use --start/--end or a shorter clip",
+				"lasts %s, over the API's maximum of %s for this model", fmtDuration(info.Duration), fmtDuration(spec.VideoMaxSeconds))
 		}
-		add("video.too_long", SeverityError, fix,
-			"lasts %s, over the API's maximum of %s for this model", fmtDuration(info.Duration), fmtDuration(spec.VideoMaxSeconds))
 	}
 	ps = append(ps, videoSizeProblems(info, spec, t, framesFit)...)
 
@@ -72,9 +87,17 @@ func ValidateVideo(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Transp
 				"samples %d frames, under the API's minimum of %d images in a frame list", plan.Frames, spec.ImageListMin)
 		}
 		if spec.ImageListMax > 0 && plan.Frames > spec.ImageListMax {
-			add("video.frames_too_many", SeverityError, "lower --fps or --max-frames",
+			fix := fmt.Sprintf("lower --fps or --max-frames (to at most %d frames)", spec.ImageListMax)
+			if o.NFrames > 0 {
+				fix = fmt.Sprintf("lower --nframes to at most %d", spec.ImageListMax)
+			}
+			add("video.frames_too_many", SeverityError, fix,
 				"samples %d frames, over the API's maximum of %d images in a frame list for this model", plan.Frames, spec.ImageListMax)
 		}
+	}
+	if !listedVideoFormat(info.Format) {
+		add("video.format_unlisted", SeverityWarning, "none needed: vision sends the sampled frames as JPEG images, not the file",
+			"is %s, a container the API does not list for video files (%s)", formatName(info), listedVideoFormats)
 	}
 	if info.HasAudio {
 		add("video.audio_ignored", SeverityWarning, "none needed; the answer will not reflect the sound",
@@ -85,6 +108,34 @@ func ValidateVideo(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Transp
 			"has a variable frame rate (average %.3g fps, base %.3g fps): sampled frames are unevenly spaced in time", info.FPS, info.RealFPS)
 	}
 	return ps
+}
+
+// listedVideoFormats are the video file formats seed 001 line 2266 names
+// ("MP4, AVI, MKV, MOV, FLV, WMV, and more").
+const listedVideoFormats = "MP4, AVI, MKV, MOV, FLV, WMV"
+
+// listedVideoFormat reports whether the API lists the container: the six
+// it names, with WEBM (a Matroska profile) and 3GP (an MP4 brand) counted
+// as theirs. Others that ffprobe reads (Ogg, MPEG-TS, MPEG-PS) are the
+// documentation's "and more", not promised.
+func listedVideoFormat(format string) bool {
+	switch format {
+	case "mp4", "mov", "3gp", "avi", "mkv", "webm", "flv", "wmv":
+		return true
+	}
+	return false
+}
+
+// formatName names a video's container and codec for messages.
+func formatName(info Info) string {
+	name := strings.ToUpper(info.Format)
+	if name == "" {
+		name = "an unknown container"
+	}
+	if info.Codec != "" {
+		name += " (" + info.Codec + ")"
+	}
+	return name
 }
 
 // videoSizeProblems compares the file's size with the transport's limit.
@@ -130,20 +181,43 @@ func fmtDuration(s float64) string {
 	return fmt.Sprintf("%.2fs", s)
 }
 
-// VideoErrorProblem turns an error from probing a video into the problem
-// ValidateVideo would report for it: video.no_video_stream for
-// ErrNoVideoStream, video.tool_missing when ffprobe is not installed, else
-// video.unreadable.
+// VideoErrorProblem turns an error from probing (or scanning) a video
+// into the problem to report:
+//
+//	video.no_video_stream  ErrNoVideoStream (an audio-only file: ErrAudioOnly)
+//	tool.missing           ffprobe or ffmpeg not installed; the fix is the
+//	                       install command
+//	file.corrupt           ErrCorrupt, with ffprobe's reason
+//	video.unreadable       anything else
 func VideoErrorProblem(path string, err error) Problem {
+	p := Problem{Severity: SeverityError, Path: path}
+	var te *ToolError
 	switch {
+	case errors.Is(err, ErrAudioOnly):
+		p.Code, p.Message = "video.no_video_stream", "has audio but no video stream"
+		p.Fix = "none possible: it is audio-only, and the model needs a video stream"
 	case errors.Is(err, ErrNoVideoStream):
-		return Problem{Code: "video.no_video_stream", Severity: SeverityError, Path: path,
-			Message: "has no video stream", Fix: "send a file with a video track"}
+		p.Code, p.Message = "video.no_video_stream", "has no video stream"
+		p.Fix = "the model needs a video stream: send a file with one"
 	case errors.Is(err, ErrToolMissing):
-		return Problem{Code: "video.tool_missing", Severity: SeverityError, Path: path,
-			Message: err.Error(), Fix: ToolInstallHint}
+		var mt *MissingToolError
+		tool := "ffmpeg"
+		if errors.As(err, &mt) {
+			tool = mt.Tool
+		}
+		p.Code, p.Message, p.Fix = "tool.missing", fmt.Sprintf("cannot be read: %s is not installed", tool), ToolInstallHint
+	case errors.Is(err, ErrCorrupt):
+		reason := err.Error()
+		if errors.As(err, &te) {
+			if s := tailSummary(te.Stderr); s != "" {
+				reason = te.Tool + ": " + s
+			}
+		}
+		p.Code, p.Message = "file.corrupt", "is corrupt or truncated: "+reason
+		p.Fix = "re-export or re-download it; if a player can read it, re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
+	default:
+		p.Code, p.Message = "video.unreadable", fmt.Sprintf("cannot be read as a video: %v", err)
+		p.Fix = "check the file; re-download or re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
 	}
-	return Problem{Code: "video.unreadable", Severity: SeverityError, Path: path,
-		Message: fmt.Sprintf("cannot be read as a video: %v", err),
-		Fix:     "check the file; re-download or re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"}
+	return p
 }

@@ -1,6 +1,9 @@
 package media
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -54,10 +57,12 @@ func TestValidateVideoLimits(t *testing.T) {
 		{"not a video", Info{Kind: KindImage}, nil, TransportBase64, nil, ""},
 		{"too short, frames fit", with(func(i *Info) { i.Duration = 1.5 }), plan(4), TransportBase64, []string{"video.too_short"}, "sends it as a list"},
 		{"too short, too few frames", with(func(i *Info) { i.Duration = 1.5 }), plan(2), TransportBase64, []string{"video.too_short", "video.frames_too_few"}, "at least 2s"},
-		{"too long, frames fit", with(func(i *Info) { i.Duration = 3601 }), plan(2000), TransportURL, []string{"video.too_long"}, "sends it as the list"},
+		{"too long, frames fit", with(func(i *Info) { i.Duration = 3601 }), plan(2000), TransportURL, []string{"video.too_long"}, "none needed: vision sends it as the list"},
 		{"too long, too many frames", with(func(i *Info) { i.Duration = 3601 }), plan(2002), TransportURL, []string{"video.too_long", "video.frames_too_many"}, "--start/--end"},
 		{"too few frames", base, plan(2), TransportBase64, []string{"video.frames_too_few"}, "--fps"},
 		{"too many frames", base, plan(2010), TransportBase64, []string{"video.frames_too_many"}, "--max-frames"},
+		{"ogg", with(func(i *Info) { i.Format, i.Codec = "ogg", "theora" }), plan(120), TransportBase64, []string{"video.format_unlisted"}, "none needed"},
+		{"mpeg-ts", with(func(i *Info) { i.Format = "ts" }), plan(120), TransportBase64, []string{"video.format_unlisted"}, "JPEG"},
 		{"base64 at 10 MB", with(func(i *Info) { i.Bytes = 7_499_990 }), plan(120), TransportBase64, []string{"video.too_large_base64"}, "sends the sampled frames"},
 		{"base64 under 10 MB", with(func(i *Info) { i.Bytes = 7_499_000 }), plan(120), TransportBase64, nil, ""},
 		{"path over 100 MB", with(func(i *Info) { i.Bytes = 100*tokens.MB + 1 }), plan(120), TransportPath, []string{"video.too_large_path"}, ""},
@@ -70,6 +75,13 @@ func TestValidateVideoLimits(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ps := ValidateVideo(c.info, spec, c.plan, c.t)
+			for _, p := range ps {
+				// A limit on the file is only a warning while the
+				// frame list vision sends instead fits.
+				if warn := p.Code == "video.too_long" && c.plan != nil && c.plan.Frames <= spec.ImageListMax; warn != (p.Code == "video.too_long" && p.Severity == SeverityWarning) {
+					t.Errorf("%s is %s", p.Code, p.Severity)
+				}
+			}
 			if got := problemCodes(ps); !slices.Equal(got, c.codes) {
 				t.Fatalf("codes %v, want %v", got, c.codes)
 			}
@@ -97,16 +109,71 @@ func TestValidateVideoLimits(t *testing.T) {
 }
 
 func TestVideoErrorProblem(t *testing.T) {
+	corrupt := fmt.Errorf("probe x.mp4: %w: %w", ErrCorrupt, &ToolError{Tool: "ffprobe", Err: errors.New("exit status 1"),
+		Stderr: "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55] moov atom not found\nfile:x.mp4: Invalid data found when processing input"})
 	for _, c := range []struct {
-		err  error
-		code string
+		err       error
+		code      string
+		fix, text string // in the fix, in the message
 	}{
-		{ErrNoVideoStream, "video.no_video_stream"},
-		{&MissingToolError{Tool: "ffprobe"}, "video.tool_missing"},
-		{ErrCorrupt, "video.unreadable"},
+		{ErrNoVideoStream, "video.no_video_stream", "needs a video stream", "no video stream"},
+		{fmt.Errorf("probe a.m4a: %w", ErrAudioOnly), "video.no_video_stream", "audio-only", "audio but no video"},
+		{fmt.Errorf("probe x.mp4: %w", &MissingToolError{Tool: "ffprobe"}), "tool.missing", ToolInstallHint, "ffprobe is not installed"},
+		{&MissingToolError{Tool: "ffmpeg"}, "tool.missing", ToolInstallHint, "ffmpeg"},
+		{corrupt, "file.corrupt", "re-download", "moov atom not found"},
+		{errors.New("permission denied"), "video.unreadable", "re-encode", "permission denied"},
 	} {
-		if p := VideoErrorProblem("x.mp4", c.err); p.Code != c.code || p.Severity != SeverityError || p.Fix == "" {
-			t.Errorf("%v: got %+v, want %s", c.err, p, c.code)
+		p := VideoErrorProblem("x.mp4", c.err)
+		if p.Code != c.code || p.Severity != SeverityError || p.Path != "x.mp4" || !strings.Contains(p.Fix, c.fix) || !strings.Contains(p.Message, c.text) {
+			t.Errorf("%v: got %+v, want %s (fix with %q, message with %q)", c.err, p, c.code, c.fix, c.text)
 		}
+	}
+	// The real errors: an audio-only file, a truncated one, no ffprobe.
+	needFFmpeg(t)
+	_, err := Probe(context.Background(), videoPath("audio_only.m4a"))
+	if p := VideoErrorProblem("a", err); p.Code != "video.no_video_stream" || !strings.Contains(p.Fix, "audio-only") {
+		t.Errorf("audio_only.m4a: %+v", p)
+	}
+	_, err = Probe(context.Background(), videoPath("truncated.mp4"))
+	if p := VideoErrorProblem("t", err); p.Code != "file.corrupt" || !strings.Contains(p.Message, "moov atom not found") {
+		t.Errorf("truncated.mp4: %+v", p)
+	}
+	t.Setenv("PATH", t.TempDir())
+	_, err = Probe(context.Background(), videoPath("cfr_h264.mp4"))
+	if p := VideoErrorProblem("c", err); p.Code != "tool.missing" || p.Fix != ToolInstallHint {
+		t.Errorf("no ffprobe: %+v", p)
+	}
+}
+
+// TestValidateVideoNFrames: too many frames because of --nframes names
+// --nframes in the fix.
+func TestValidateVideoNFrames(t *testing.T) {
+	spec := testSpec(t)
+	info := Info{Path: "v.mp4", Kind: KindVideo, Format: "mp4", Width: 640, Height: 360, Duration: 600, FPS: 30, Frames: 18000}
+	for _, c := range []struct {
+		o   tokens.VideoOptions
+		fix string
+	}{
+		{tokens.VideoOptions{NFrames: 2100}, "--nframes to at most 2000"},
+		{tokens.VideoOptions{}, "--fps or --max-frames"},
+	} {
+		ps := ValidateVideoWith(info, spec, &tokens.FramePlan{Frames: 2100}, TransportBase64, c.o)
+		if len(ps) != 1 || ps[0].Code != "video.frames_too_many" || !strings.Contains(ps[0].Fix, c.fix) {
+			t.Errorf("%+v: %+v, want a fix with %q", c.o, ps, c.fix)
+		}
+	}
+}
+
+// TestProbeOgg: an Ogg Theora file is a video (sniffed by its magic),
+// flagged as a container the API does not list, not skipped.
+func TestProbeOgg(t *testing.T) {
+	needFFmpeg(t)
+	info := probeFixture(t, "clip.ogv")
+	ps := ValidateVideo(info, testSpec(t), &tokens.FramePlan{Frames: 6}, TransportBase64)
+	if codes := problemCodes(ps); !slices.Equal(codes, []string{"video.format_unlisted"}) || ps[0].Severity != SeverityWarning || !ps[0].Fixable() {
+		t.Errorf("clip.ogv: %+v", ps)
+	}
+	if !strings.Contains(ps[0].Message, "OGG (theora)") {
+		t.Errorf("message %q", ps[0].Message)
 	}
 }

@@ -47,9 +47,54 @@ type Usage struct {
 // ErrItems means some inputs cannot be sent; the result's Items say why.
 var ErrItems = errors.New("pipeline: some inputs cannot be sent")
 
+// LimitError is a request that breaks one of the API's per-request limits
+// even by temporary upload (too many images or videos). Problems carry the
+// media codes (image.too_many, video.too_many) and their fixes.
+type LimitError struct {
+	Problems []media.Problem
+}
+
+func (e *LimitError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Message + " [" + p.Code + "]"
+	}
+	return "ask: " + strings.Join(msgs, "; ")
+}
+
+// askCounts are the media of one request, for the per-request limits.
+type askCounts struct {
+	images, videos int
+	base64Frames   int // frames of lists short enough to go as base64
+}
+
+// transport applies the per-request limits of seed 001 (lines 2245-2251,
+// 2268): at most 250 images as base64 data URLs (frames of a list count),
+// at most 256 by URL (2,048 for Qwen3.7), at most 64 videos. Over the
+// base64 count everything is uploaded (upload true); over the others the
+// request cannot be sent at all.
+func (n askCounts) transport(cfg Config) (upload bool, err error) {
+	var ps []media.Problem
+	ps = append(ps, media.VideoCountProblems(n.videos, cfg.Spec)...)
+	if len(media.CountProblems(n.images+n.base64Frames, cfg.Spec, media.TransportBase64)) > 0 {
+		upload = true
+		ps = append(ps, media.CountProblems(n.images, cfg.Spec, media.TransportURL)...)
+	}
+	if len(ps) > 0 {
+		return false, &LimitError{Problems: ps}
+	}
+	return upload, nil
+}
+
 // Ask sends every media file in args and the prompt as one request, as
 // exactly-sized images and frame lists, and returns the answer with actual
-// and estimated usage. Nothing is sent when any input fails its checks.
+// and estimated usage. Nothing is sent when any input fails its checks, or
+// when the request breaks a per-request limit (a *LimitError). Media goes
+// as base64 data URLs while the request stays within the API's base64
+// limits, by temporary upload otherwise (through client, which may cache
+// uploads). Prepared media is kept in a temporary file, removed when Ask
+// returns, so the request's memory does not grow with its media; the
+// readers in the returned Requested are closed by then.
 func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []string, stdin io.Reader, o AskOptions) (AskResult, error) {
 	res := AskResult{Model: cfg.Model}
 	inputs, err := Expand(ctx, args, stdin)
@@ -75,14 +120,17 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 	if len(res.Items) == 0 {
 		return res, fmt.Errorf("ask: no media given")
 	}
-	var images, videos int
+	counts := askCounts{}
 	for _, e := range res.Items {
 		switch e.Kind {
 		case media.KindImage:
-			images++
+			counts.images++
 			res.Estimate.ImageTokens += e.Tokens
 		case media.KindVideo:
-			videos++
+			counts.videos++
+			if e.Video != nil && e.Video.Frames <= cfg.Spec.ImagesPerRequestBase64 {
+				counts.base64Frames += e.Video.Frames // longer lists are uploaded anyway
+			}
 			res.Estimate.VideoTokens += e.Tokens
 		}
 		res.Estimate.InputTokens += e.InputTokens
@@ -93,22 +141,26 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 		res.Estimate.OutputTokens = o.MaxTokens
 	}
 	res.EstCost = cfg.prices().Cost(cfg.Model, cfg.region(), res.Estimate.InputTokens, res.Estimate.OutputTokens)
-	if cfg.Spec.VideosPerRequest > 0 && videos > cfg.Spec.VideosPerRequest {
-		return res, fmt.Errorf("ask: %d videos in one request; the API accepts at most %d", videos, cfg.Spec.VideosPerRequest)
-	}
-	if ps := media.CountProblems(images, cfg.Spec, media.TransportURL); len(ps) > 0 {
-		return res, fmt.Errorf("ask: %s; fix: %s", ps[0].Message, ps[0].Fix)
+	upload, err := counts.transport(cfg)
+	if err != nil {
+		return res, err
 	}
 
-	var up Uploader
+	// Prepared media waits in a temporary file, not in memory, while the
+	// body streams from it; it is gone when Ask returns.
+	sp, err := newSpool()
+	if err != nil {
+		return res, fmt.Errorf("ask: %w", err)
+	}
+	defer sp.Close()
+	po := prepareOptions{upload: upload, sp: sp}
 	if !o.DryRun {
-		up = client
+		po.up = client
 	}
 	res.Prepared = make([]Prepared, len(res.Items))
-	base64Images := 0
 	err = forEachOrdered(ctx, len(res.Items), cfg.prepareWorkers(),
 		func(ctx context.Context, i int) error {
-			p, err := Prepare(ctx, cfg, res.Items[i], up)
+			p, err := prepare(ctx, cfg, res.Items[i], po)
 			res.Prepared[i] = p
 			return err
 		},
@@ -118,13 +170,7 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 	}
 	contents := make([]dashscope.Content, 0, len(res.Prepared)+1)
 	for _, p := range res.Prepared {
-		if p.Content.Image != nil && p.Transport == SendBase64 {
-			base64Images++
-		}
 		contents = append(contents, p.Content)
-	}
-	if base64Images > cfg.Spec.ImagesPerRequestBase64 {
-		return res, fmt.Errorf("ask: %d base64 images in one request; the API accepts at most %d as base64 (split the request)", base64Images, cfg.Spec.ImagesPerRequestBase64)
 	}
 	if strings.TrimSpace(cfg.Prompt) != "" {
 		contents = append(contents, dashscope.Text(cfg.Prompt))

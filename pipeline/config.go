@@ -38,6 +38,11 @@ type Config struct {
 
 	// Strict counts warnings as problems (exit 3 in check and estimate).
 	Strict bool
+
+	// MaxDecodePixels is the largest coded image (width × height from its
+	// header) vision decodes; larger ones are refused as possible
+	// decompression bombs. 0: media.DefaultMaxPixels.
+	MaxDecodePixels int
 }
 
 func (c Config) probeWorkers() int {

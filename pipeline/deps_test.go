@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"go/ast"
 	"go/build"
 	"go/parser"
 	"go/token"
@@ -10,32 +11,44 @@ import (
 	"testing"
 )
 
-// The import policy of DESIGN.md, as data. Like Go's own go/build deps_test,
-// this is a statement of policy: change it on purpose, never to make a build
-// pass.
+// The import policy of DESIGN.md's package table, as data: the "may import"
+// column (allow, besides the standard library) and the "must not" column
+// (deny, standard-library or module paths refused even so). Like Go's own
+// go/build deps_test, this is a statement of policy: change it on purpose,
+// never to make a build pass.
 const module = "github.com/qwen-vision/vision"
 
 type rule struct {
 	allow []string // import path prefixes allowed besides the standard library
-	deny  []string // standard-library or other prefixes refused even so
+	deny  []string // prefixes refused whatever allow says
+	// noPrint: non-test files may not write to stdout/stderr, print or exit
+	// (os.Stdout, os.Stderr, os.Exit, fmt.Print*, log.*, print, println).
+	noPrint bool
 }
 
 var policy = map[string]rule{
-	"tokens": {
-		allow: nil,
-		deny:  []string{"os", "io", "net", "image", "context", "bufio", "syscall", "path"},
+	"tokens": { // no I/O, no context, no other vision package
+		allow:   nil,
+		deny:    []string{"os", "io", "net", "image", "context", "bufio", "syscall", "path", module},
+		noPrint: true,
 	},
 	"media": {
-		allow: []string{module + "/tokens", "github.com/disintegration/imaging", "golang.org/x/image", "github.com/u2takey/ffmpeg-go"},
+		allow:   []string{module + "/tokens", "github.com/disintegration/imaging", "golang.org/x/image", "github.com/u2takey/ffmpeg-go"},
+		deny:    []string{module + "/dashscope", module + "/pipeline", "log"},
+		noPrint: true,
 	},
-	"dashscope": {
-		allow: []string{"golang.org/x/time/rate"},
+	"dashscope": { // HTTP and JSON only: no file paths, no other vision package
+		allow:   []string{"golang.org/x/time/rate"},
+		deny:    []string{"os", "path/filepath", "io/fs", "log", module + "/media", module + "/tokens", module + "/pipeline"},
+		noPrint: true,
 	},
 	"pipeline": {
-		allow: []string{module + "/media", module + "/tokens", module + "/dashscope", "golang.org/x/sync", "golang.org/x/time"},
+		allow:   []string{module + "/media", module + "/tokens", module + "/dashscope", "golang.org/x/sync", "golang.org/x/time"},
+		deny:    []string{"github.com/urfave/cli", "log"},
+		noPrint: true,
 	},
 	"cmd/vision": {
-		allow: []string{module + "/pipeline", module + "/dashscope", module + "/tokens", module + "/media", "github.com/urfave/cli/v2", "golang.org/x/sync", "golang.org/x/term"},
+		allow: []string{module + "/pipeline", module + "/dashscope", module + "/tokens", module + "/media", "github.com/urfave/cli/v2", "golang.org/x/sync"},
 	},
 }
 
@@ -46,6 +59,15 @@ var onlyIn = map[string][]string{
 
 func isStd(path string) bool { return !strings.Contains(strings.SplitN(path, "/", 2)[0], ".") }
 
+func hasPrefix(path string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 func TestImportPolicy(t *testing.T) {
 	root, _ := filepath.Abs("..")
 	for dir, r := range policy {
@@ -54,27 +76,16 @@ func TestImportPolicy(t *testing.T) {
 			t.Fatalf("%s: %v", dir, err)
 		}
 		for _, imp := range pkg.Imports {
-			if isStd(imp) {
-				for _, d := range r.deny {
-					if imp == d || strings.HasPrefix(imp, d+"/") {
-						t.Errorf("%s imports %s: not allowed (DESIGN.md package table)", dir, imp)
-					}
-				}
-				continue
-			}
-			ok := false
-			for _, a := range r.allow {
-				if imp == a || strings.HasPrefix(imp, a+"/") {
-					ok = true
-				}
-			}
-			if !ok {
-				t.Errorf("%s imports %s: not allowed (DESIGN.md package table)", dir, imp)
+			switch {
+			case hasPrefix(imp, r.deny):
+				t.Errorf("%s imports %s: refused by DESIGN.md's \"must not\" column", dir, imp)
+			case !isStd(imp) && !hasPrefix(imp, r.allow):
+				t.Errorf("%s imports %s: not in DESIGN.md's \"may import\" column", dir, imp)
 			}
 		}
 		for _, f := range pkg.GoFiles {
 			rel := filepath.ToSlash(filepath.Join(dir, f))
-			file, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, rel), nil, parser.ImportsOnly)
+			file, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, rel), nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +95,79 @@ func TestImportPolicy(t *testing.T) {
 					t.Errorf("%s imports %s: only %v may", rel, p, files)
 				}
 			}
+			if r.noPrint {
+				for _, use := range printing(file) {
+					t.Errorf("%s uses %s: %s must not print, write to stdout/stderr or exit (DESIGN.md)", rel, use, dir)
+				}
+			}
 		}
+	}
+}
+
+// printing lists the uses in file of what a library must not do: os.Exit,
+// os.Stdout, os.Stderr, fmt.Print/Printf/Println, any of package log, and
+// the print/println builtins. Imports are followed through their local
+// names, so an alias does not hide a use.
+func printing(file *ast.File) []string {
+	local := map[string]string{} // local name → import path
+	for _, is := range file.Imports {
+		p, _ := strconv.Unquote(is.Path.Value)
+		name := filepath.Base(p)
+		if is.Name != nil {
+			name = is.Name.Name
+		}
+		local[name] = p
+	}
+	refused := map[string]map[string]bool{
+		"os":  {"Exit": true, "Stdout": true, "Stderr": true},
+		"fmt": {"Print": true, "Printf": true, "Println": true},
+	}
+	var uses []string
+	ast.Inspect(file, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.SelectorExpr:
+			id, ok := n.X.(*ast.Ident)
+			if !ok || id.Obj != nil { // a local variable, not a package
+				return true
+			}
+			switch p := local[id.Name]; {
+			case p == "log", refused[p][n.Sel.Name]:
+				uses = append(uses, p+"."+n.Sel.Name)
+			}
+		case *ast.CallExpr:
+			if id, ok := n.Fun.(*ast.Ident); ok && id.Obj == nil && (id.Name == "print" || id.Name == "println") {
+				uses = append(uses, id.Name)
+			}
+		}
+		return true
+	})
+	return uses
+}
+
+// TestPrintingScanner: the scanner finds what it must, through aliases.
+func TestPrintingScanner(t *testing.T) {
+	src := `package p
+import (
+	o "os"
+	"fmt"
+	"log"
+)
+func f() {
+	fmt.Fprintln(o.Stderr, "x")
+	fmt.Println("y")
+	log.Printf("z")
+	println("w")
+	o.Exit(2)
+	var os struct{ Exit int }
+	_ = os.Exit
+}`
+	file, err := parser.ParseFile(token.NewFileSet(), "p.go", src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(printing(file), " ")
+	if want := "os.Stderr fmt.Println log.Printf println os.Exit"; got != want {
+		t.Errorf("printing = %q, want %q", got, want)
 	}
 }
 

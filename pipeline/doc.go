@@ -20,4 +20,13 @@
 // record is ok with the same content hash and settings, sends only the
 // pages of a PDF not kept, and writes outputs that failed from the answers
 // stored in the journal.
+//
+// # One request
+//
+// [Ask] is `vision ask`: every input in one request, as base64 while the
+// API's base64 limits allow, by temporary upload past them, refused with a
+// [LimitError] past the by-URL limits. Prepared media waits in an unlinked
+// temporary file while the body streams from it, so memory does not grow
+// with the media. [UploadCache] (at [DefaultUploadCachePath]) remembers
+// uploads across processes for a dashscope.Client.
 package pipeline

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/qwen-vision/vision/media"
 	"github.com/qwen-vision/vision/tokens"
@@ -35,6 +37,11 @@ type Estimate struct {
 	SampleFPS     float64         `json:"sample_fps,omitempty"`
 	DurationS     float64         `json:"duration_s,omitempty"`
 	SourceFPS     float64         `json:"source_fps,omitempty"`
+	SourceFrames  int             `json:"source_frames,omitempty"`    // frames in the video
+	FramesEst     bool            `json:"frames_estimated,omitempty"` // SourceFrames derived from duration × fps
+	VFR           bool            `json:"vfr,omitempty"`              // variable frame rate
+	Rotation      int             `json:"rotation,omitempty"`         // degrees clockwise to display upright
+	Codec         string          `json:"codec,omitempty"`
 	Tokens        int             `json:"tokens"`       // visual tokens (image_tokens / video_tokens)
 	InputTokens   int             `json:"input_tokens"` // visual + markers + prompt
 	PromptTokens  int             `json:"prompt_tokens,omitempty"`
@@ -56,12 +63,14 @@ type Estimate struct {
 
 // FrameList is a video estimated as the list of frames vision sends.
 type FrameList struct {
-	Frames      int     `json:"frames"`
-	Width       int     `json:"width"`
-	Height      int     `json:"height"`
-	SampleFPS   float64 `json:"sample_fps"`
-	Tokens      int     `json:"tokens"`
-	InputTokens int     `json:"input_tokens"`
+	Frames      int      `json:"frames"`
+	Width       int      `json:"width"`
+	Height      int      `json:"height"`
+	SampleFPS   float64  `json:"sample_fps"`
+	Tokens      int      `json:"tokens"`
+	InputTokens int      `json:"input_tokens"` // with the prompt, like Estimate.InputTokens
+	Cost        *float64 `json:"cost"`         // null when no price is known
+	Currency    string   `json:"currency,omitempty"`
 }
 
 // Summary totals an estimate run.
@@ -177,8 +186,17 @@ func EstimateInputs(ctx context.Context, cfg Config, inputs []Input, emit func(E
 	return sum, err
 }
 
-// estimateOne probes and plans one input. Every outcome is a record.
+// estimateOne probes and plans one input. Every outcome is a record; a
+// record that is not ok carries no tokens and no cost (it will not be sent).
 func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Estimate {
+	e := estimateProbe(ctx, cfg, in, promptTokens)
+	if e.Status != StatusOK {
+		e.clearCost()
+	}
+	return e
+}
+
+func estimateProbe(ctx context.Context, cfg Config, in Input, promptTokens int) Estimate {
 	e := Estimate{Path: in.Path, In: in, Status: StatusOK, Problems: []media.Problem{}}
 	switch {
 	case in.Err != nil:
@@ -190,24 +208,7 @@ func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Es
 	info, err := media.Probe(ctx, in.Path)
 	e.Info, e.Kind, e.Format, e.Bytes = info, info.Kind, info.Format, info.Bytes
 	if err != nil {
-		switch {
-		case errors.Is(err, media.ErrNotMedia):
-			e.Status, e.Kind = StatusSkipped, media.KindOther
-			e.Reason = "not an image or video"
-			if info.Format != "" {
-				e.Reason = fmt.Sprintf("not an image or video (%s)", info.Format)
-			}
-			return e
-		case errors.Is(err, media.ErrEmpty):
-			return failed(e, "probe", err, "file.empty", "the file is empty: re-export or remove it")
-		case errors.Is(err, media.ErrCorrupt):
-			return failed(e, "probe", err, "file.corrupt", "the file is corrupt or truncated: re-export or re-download it")
-		case errors.Is(err, media.ErrUnsupported):
-			return failed(e, "probe", err, "file.unsupported", "convert it to JPEG or PNG (images) or MP4 (videos)")
-		case ctx.Err() != nil:
-			return failed(e, "probe", ctx.Err(), "run.interrupted", "run again")
-		}
-		return failed(e, "probe", err, "file.unreadable", "check the file and its permissions")
+		return probeFailed(ctx, e, err)
 	}
 	e.Width, e.Height = info.Width, info.Height
 	switch info.Kind {
@@ -219,45 +220,115 @@ func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Es
 	if e.Status != StatusOK {
 		return e
 	}
+	e.price(cfg, promptTokens)
+	return e
+}
+
+// price adds the prompt and output tokens to a planned estimate and its
+// cost, when the model's price is known.
+func (e *Estimate) price(cfg Config, promptTokens int) {
 	e.PromptTokens = promptTokens
 	e.PromptApprox = promptTokens > 0
 	e.InputTokens += promptTokens
 	e.OutputTokens = cfg.OutputTokens
-	c := cfg.prices().Cost(cfg.Model, cfg.region(), e.InputTokens, e.OutputTokens)
-	if c.Known {
-		total := c.Total
-		e.Cost, e.Currency = &total, c.Currency
+	e.Cost, e.Currency = cfg.cost(e.InputTokens, e.OutputTokens)
+	if fl := e.FrameList; fl != nil {
+		fl.InputTokens += promptTokens
+		fl.Cost, fl.Currency = cfg.cost(fl.InputTokens, e.OutputTokens)
 	}
-	return e
+}
+
+// cost prices one request of the given tokens; nil when no price is known.
+func (c Config) cost(input, output int) (*float64, string) {
+	p := c.prices().Cost(c.Model, c.region(), input, output)
+	if !p.Known {
+		return nil, ""
+	}
+	total := p.Total
+	return &total, p.Currency
+}
+
+// probeFailed turns a probe error into the record: skipped for files that
+// are not media and do not claim to be, failed with a stable code and fix
+// otherwise.
+func probeFailed(ctx context.Context, e Estimate, err error) Estimate {
+	switch {
+	case errors.Is(err, media.ErrNotMedia):
+		if p, ok := media.NotMediaProblem(e.Path, err); ok {
+			return failedWith(e, "probe", err, p)
+		}
+		e.Status, e.Kind, e.Reason = StatusSkipped, media.KindOther, media.SkipReason(err)
+		return e
+	case ctx.Err() != nil:
+		return failed(e, "probe", ctx.Err(), "run.interrupted", "run again")
+	case errors.Is(err, media.ErrEmpty):
+		return failed(e, "probe", err, "file.empty", "the file is empty: re-export or remove it")
+	case e.Kind == media.KindVideo:
+		p := media.VideoErrorProblem(e.Path, err)
+		p.Message = trimPath(e.Path, p.Message)
+		return failedWith(e, "probe", err, p)
+	case errors.Is(err, media.ErrToolMissing):
+		return failed(e, "probe", err, "tool.missing", media.ToolInstallHint)
+	case errors.Is(err, media.ErrCorrupt):
+		return failed(e, "probe", err, "file.corrupt", "the file is corrupt or truncated: re-export or re-download it")
+	case errors.Is(err, media.ErrUnsupported):
+		return failed(e, "probe", err, "file.unsupported", "convert it to JPEG or PNG (images) or MP4 (videos)")
+	}
+	return failed(e, "probe", err, "file.unreadable", "check the file and its permissions")
+}
+
+// clearCost drops the tokens and cost of a record that will not be sent;
+// the planned sizes stay, for the user.
+func (e *Estimate) clearCost() {
+	e.Tokens, e.InputTokens, e.PromptTokens, e.PromptApprox, e.OutputTokens = 0, 0, 0, false, 0
+	e.Cost, e.Currency, e.FrameList = nil, "", nil
+}
+
+// fail marks the record failed at stage with msg, clearing its cost.
+func (e *Estimate) fail(stage, msg string) {
+	e.Status, e.Stage, e.Error = StatusFailed, stage, msg
+	e.clearCost()
 }
 
 func estimateImage(cfg Config, e *Estimate) {
-	e.Problems = append(e.Problems, media.ValidateImage(e.Info, cfg.Spec, cfg.Image, cfg.transport())...)
+	e.Problems = append(e.Problems, media.ValidateImageLimit(e.Info, cfg.Spec, cfg.Image, cfg.transport(), cfg.MaxDecodePixels)...)
 	p, err := tokens.PlanImage(e.Info.Width, e.Info.Height, cfg.Spec, cfg.Image)
+	e.ResizedWidth, e.ResizedHeight = p.ResizedWidth, p.ResizedHeight // kept for a resized ratio over 200:1
 	if err != nil {
 		// ValidateImage already names the limit (ratio, zero side); the
 		// item cannot be sent as it is.
-		e.Status, e.Stage, e.Error = StatusFailed, "plan", trimTokens(err)
+		e.fail("plan", trimTokens(err))
 		return
 	}
 	e.Image = &p
-	e.ResizedWidth, e.ResizedHeight, e.Tokens, e.InputTokens = p.ResizedWidth, p.ResizedHeight, p.Tokens, p.InputTokens
+	e.Tokens, e.InputTokens = p.Tokens, p.InputTokens
 	if media.HasErrors(e.Problems) && !fixable(e.Problems) {
-		e.Status, e.Stage, e.Error = StatusFailed, "validate", e.Problems[0].Message
+		e.fail("validate", firstError(e.Problems))
 	}
+}
+
+// firstError is the message of the first error among ps.
+func firstError(ps []media.Problem) string {
+	for _, p := range ps {
+		if p.Severity == media.SeverityError {
+			return p.Message
+		}
+	}
+	return ""
 }
 
 func estimateVideo(cfg Config, e *Estimate) {
 	info := e.Info
-	e.DurationS, e.SourceFPS = info.Duration, info.FPS
+	e.DurationS, e.SourceFPS, e.SourceFrames, e.FramesEst = info.Duration, info.FPS, info.Frames, info.FramesEstimated
+	e.VFR, e.Rotation, e.Codec = info.VFR, info.Rotation, info.Codec
 	p, err := tokens.PlanVideo(tokens.VideoSource{Width: info.Width, Height: info.Height, Frames: info.Frames, FPS: info.FPS}, cfg.Spec, cfg.Video)
 	var plan *tokens.FramePlan
 	if err == nil {
 		plan = &p
 	}
-	e.Problems = append(e.Problems, media.ValidateVideo(info, cfg.Spec, plan, cfg.transport())...)
+	e.Problems = append(e.Problems, media.ValidateVideoWith(info, cfg.Spec, plan, cfg.transport(), cfg.Video)...)
 	if err != nil {
-		e.Status, e.Stage, e.Error = StatusFailed, "plan", trimTokens(err)
+		e.fail("plan", trimTokens(err))
 		return
 	}
 	e.Video = plan
@@ -270,7 +341,7 @@ func estimateVideo(cfg Config, e *Estimate) {
 		e.FrameList = &FrameList{Frames: fl.Frames, Width: fl.ResizedWidth, Height: fl.ResizedHeight, SampleFPS: p.SampleFPS, Tokens: fl.Tokens, InputTokens: fl.InputTokens}
 	}
 	if media.HasErrors(e.Problems) && !fixable(e.Problems) {
-		e.Status, e.Stage, e.Error = StatusFailed, "validate", e.Problems[0].Message
+		e.fail("validate", firstError(e.Problems))
 	}
 }
 
@@ -286,9 +357,34 @@ func fixable(ps []media.Problem) bool {
 }
 
 func failed(e Estimate, stage string, err error, code, fix string) Estimate {
+	return failedWith(e, stage, err, media.Problem{Code: code, Severity: media.SeverityError, Path: e.Path, Message: problemMessage(e.Path, err), Fix: fix})
+}
+
+// failedWith marks e failed at stage with err, reporting problem p.
+func failedWith(e Estimate, stage string, err error, p media.Problem) Estimate {
 	e.Status, e.Stage, e.Error = StatusFailed, stage, err.Error()
-	e.Problems = append(e.Problems, media.Problem{Code: code, Severity: media.SeverityError, Path: e.Path, Message: fmt.Sprintf("%s: %v", e.Path, err), Fix: fix})
+	e.Problems = append(e.Problems, p)
 	return e
+}
+
+// problemMessage is err's text for a problem line, which names the path
+// itself: without the path (and "probe PATH:" wrappers) and the "media: "
+// prefix of sentinels.
+func problemMessage(path string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return fmt.Sprintf("cannot %s it: %v", pe.Op, pe.Err)
+	}
+	return trimPath(path, err.Error())
+}
+
+// trimPath removes path (with its "probe PATH:" wrappers) and the "media: "
+// prefix of sentinels from a message.
+func trimPath(path, s string) string {
+	for _, op := range []string{"probe ", "decode ", "prepare ", ""} {
+		s = strings.ReplaceAll(s, op+path+": ", "")
+	}
+	return strings.ReplaceAll(s, "media: ", "")
 }
 
 func trimTokens(err error) string {

@@ -22,34 +22,44 @@ type FramesOptions struct {
 
 // Manifest is manifest.json, written beside each video's frames.
 type Manifest struct {
-	Source       ManifestSource `json:"source"`
-	Model        string         `json:"model"`
-	Plan         ManifestPlan   `json:"plan"`
-	Mode         string         `json:"mode"`
-	SampleFPS    float64        `json:"sample_fps"`
-	Width        int            `json:"width"`  // of every frame, upright
-	Height       int            `json:"height"` //
-	Tokens       int            `json:"tokens"`
-	InputTokens  int            `json:"input_tokens"`
-	Frames       []ManifestItem `json:"frames"`
-	ContactSheet string         `json:"contact_sheet,omitempty"`
+	Source      ManifestSource `json:"source"`
+	Model       string         `json:"model"`
+	Plan        ManifestPlan   `json:"plan"`
+	Mode        string         `json:"mode"`                // the mode that gave the frames: pass, seek or keyframes
+	ModeNote    string         `json:"mode_note,omitempty"` // why auto chose or changed it, when not by cost alone
+	SampleFPS   float64        `json:"sample_fps"`
+	Width       int            `json:"width"`  // of every frame, upright
+	Height      int            `json:"height"` //
+	Tokens      int            `json:"tokens"`
+	InputTokens int            `json:"input_tokens"`
+	Frames      []ManifestItem `json:"frames"`
+	// ContactSheet is the contact sheet's file name, if one was written.
+	ContactSheet string `json:"contact_sheet,omitempty"`
 }
 
-// ManifestSource is what ffprobe said of the video.
+// ManifestSource is what ffprobe said of the video, with the frame count
+// read from its packets.
 type ManifestSource struct {
 	Path            string  `json:"path"`
 	Bytes           int64   `json:"bytes"`
 	Format          string  `json:"format"`
 	Codec           string  `json:"codec,omitempty"`
 	DurationS       float64 `json:"duration_s"`
-	FPS             float64 `json:"fps"`
+	FPS             float64 `json:"fps"`      // average frame rate
+	RealFPS         float64 `json:"real_fps"` // r_frame_rate: the base rate of the timestamps
 	Frames          int     `json:"frames"`
 	FramesEstimated bool    `json:"frames_estimated,omitempty"`
-	VFR             bool    `json:"vfr,omitempty"`
-	Width           int     `json:"width"` // upright
-	Height          int     `json:"height"`
-	Rotation        int     `json:"rotation,omitempty"`
-	HasAudio        bool    `json:"has_audio,omitempty"`
+	// TimestampsUnreliable: the packets carry no timestamps (MPEG-PS);
+	// time_s is then the decoder's.
+	TimestampsUnreliable bool   `json:"timestamps_unreliable,omitempty"`
+	VFR                  bool   `json:"vfr,omitempty"`
+	Width                int    `json:"width"` // upright display size
+	Height               int    `json:"height"`
+	CodedWidth           int    `json:"coded_width"` // as stored
+	CodedHeight          int    `json:"coded_height"`
+	SampleAspect         string `json:"sample_aspect,omitempty"` // pixel aspect when not square
+	Rotation             int    `json:"rotation,omitempty"`
+	HasAudio             bool   `json:"has_audio,omitempty"`
 }
 
 // ManifestPlan is how the frames were chosen (qwen-vl-utils' sampling).
@@ -80,6 +90,7 @@ type FramesResult struct {
 	Estimate
 	Dir      string `json:"dir,omitempty"`
 	Manifest string `json:"manifest,omitempty"`
+	Mode     string `json:"mode,omitempty"` // the extraction mode used
 	Written  int    `json:"written"`
 }
 
@@ -111,14 +122,59 @@ func ExtractFiles(ctx context.Context, cfg Config, args []string, stdin io.Reade
 	return sum, nil
 }
 
+// ExactVideo re-plans a video estimate from its exact frame count, read
+// from the packets (media.ExactFrames): the header's count is estimated in
+// MKV, WEBM and MPEG files and wrong in trimmed MP4s, and a plan made from
+// it names frames that do not exist (or not the ones qwen-vl-utils picks).
+// Estimates of other kinds, or that did not probe, are returned as they
+// are. The returned Info carries the scan, so extraction does not repeat
+// it.
+func ExactVideo(ctx context.Context, cfg Config, e Estimate) Estimate {
+	if e.Kind != media.KindVideo || e.Info.Frames <= 0 {
+		return e
+	}
+	info, err := media.ExactFrames(ctx, e.Info)
+	if err != nil {
+		e.clearCost()
+		if ctx.Err() != nil {
+			return failed(e, "scan", ctx.Err(), "run.interrupted", "run again")
+		}
+		p := media.VideoErrorProblem(e.Path, err)
+		p.Message = trimPath(e.Path, p.Message)
+		return failedWith(e, "scan", err, p)
+	}
+	if info.Frames == e.Info.Frames && info.VFR == e.Info.VFR && e.Status == StatusOK {
+		e.Info, e.FramesEst = info, false
+		return e
+	}
+	n := Estimate{Path: e.Path, In: e.In, Status: StatusOK, Problems: []media.Problem{}, Info: info,
+		Kind: info.Kind, Format: info.Format, Bytes: info.Bytes, Width: info.Width, Height: info.Height}
+	estimateVideo(cfg, &n)
+	if n.Status == StatusOK {
+		n.price(cfg, e.PromptTokens)
+	} else {
+		n.clearCost()
+	}
+	return n
+}
+
 func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used map[string]bool) FramesResult {
 	r := FramesResult{Estimate: estimateOne(ctx, cfg, in, 0)}
-	e := &r.Estimate
-	if e.Status != StatusOK {
+	if r.Status == StatusOK && r.Kind != media.KindVideo {
+		r.Status, r.Reason = StatusSkipped, "not a video"
 		return r
 	}
-	if e.Kind != media.KindVideo {
-		e.Status, e.Reason = StatusSkipped, "not a video"
+	if r.Kind == media.KindVideo && r.Info.Frames > 0 {
+		// Check for ffmpeg before anything is scanned or created.
+		if err := media.FindTool("ffmpeg"); err != nil {
+			r.Estimate.clearCost()
+			r.Estimate = failedWith(r.Estimate, "extract", err, media.VideoErrorProblem(in.Path, err))
+			return r
+		}
+		r.Estimate = ExactVideo(ctx, cfg, r.Estimate)
+	}
+	e := &r.Estimate
+	if e.Status != StatusOK {
 		return r
 	}
 	rel := in.Rel
@@ -132,18 +188,53 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 		dir = filepath.Join(o.OutDir, rel+fmt.Sprintf("-%d", n))
 	}
 	used[dir] = true
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		e.Status, e.Stage, e.Error = StatusFailed, "write", err.Error()
+	r.Dir = dir
+	m, stage, err := writeFrames(ctx, cfg, *e, o, dir)
+	if m != nil {
+		r.Mode, r.Written = m.Mode, len(m.Frames)
+	}
+	if err != nil {
+		e.fail(stage, err.Error())
 		return r
 	}
+	r.Manifest = filepath.Join(dir, manifestName)
+	return r
+}
+
+const manifestName = "manifest.json"
+
+// writeFrames extracts e's frames into a hidden folder inside dir and,
+// once all are there, replaces the files a previous manifest in dir lists
+// (and nothing else) with them and writes the manifest: a failed or
+// interrupted run leaves dir as it was. It returns the manifest (nil if
+// extraction did not start) and, on error, the stage that failed.
+func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, dir string) (*Manifest, string, error) {
+	_, statErr := os.Stat(dir)
+	created := os.IsNotExist(statErr)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "write", err
+	}
+	tmp, err := os.MkdirTemp(dir, ".frames-")
+	if err != nil {
+		return nil, "write", err
+	}
+	defer os.RemoveAll(tmp)
+	fail := func(m *Manifest, stage string, err error) (*Manifest, string, error) {
+		if created {
+			os.RemoveAll(tmp)
+			os.Remove(dir) // only if empty: nothing of ours is left
+		}
+		return m, stage, err
+	}
+
 	plan := *e.Video
-	m := newManifest(cfg, *e, o)
+	m := newManifest(cfg, e)
 	var sheet []media.Frame
-	_, err := media.ExtractFrames(ctx, in.Path, e.Info, plan, media.ExtractOptions{
+	x, err := media.Extract(ctx, e.Path, e.Info, plan, media.ExtractOptions{
 		Mode: o.Mode, QScale: o.QScale,
 		OnFrame: func(f media.Frame) error {
 			name := fmt.Sprintf("frame_%04d.jpg", len(m.Frames)+1)
-			if err := media.WriteFileAtomic(filepath.Join(dir, name), f.Data, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(tmp, name), f.Data, 0o644); err != nil {
 				return err
 			}
 			m.Frames = append(m.Frames, ManifestItem{Index: f.Index, TimeS: f.TimeS, File: name})
@@ -153,39 +244,74 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 			return nil
 		},
 	})
-	r.Dir, r.Written = dir, len(m.Frames)
+	m.Mode, m.ModeNote = string(x.Mode), x.Note
 	if err != nil {
-		e.Status, e.Stage, e.Error = StatusFailed, "extract", err.Error()
-		return r
+		return fail(m, "extract", err)
 	}
 	if o.ContactSheet && len(sheet) > 0 {
 		data, err := media.ContactSheet(sheet, 0)
 		if err == nil {
-			err = media.WriteFileAtomic(filepath.Join(dir, "contact.jpg"), data, 0o644)
+			err = os.WriteFile(filepath.Join(tmp, contactName), data, 0o644)
 		}
 		if err != nil {
-			e.Status, e.Stage, e.Error = StatusFailed, "contact-sheet", err.Error()
-			return r
+			return fail(m, "contact-sheet", err)
 		}
-		m.ContactSheet = "contact.jpg"
+		m.ContactSheet = contactName
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
-	if err == nil {
-		r.Manifest = filepath.Join(dir, "manifest.json")
-		err = media.WriteFileAtomic(r.Manifest, append(data, '\n'), 0o644)
-	}
 	if err != nil {
-		e.Status, e.Stage, e.Error = StatusFailed, "manifest", err.Error()
+		return fail(m, "manifest", err)
 	}
-	return r
+	removeListed(dir)
+	for _, f := range m.Frames {
+		if err := os.Rename(filepath.Join(tmp, f.File), filepath.Join(dir, f.File)); err != nil {
+			return m, "write", err
+		}
+	}
+	if m.ContactSheet != "" {
+		if err := os.Rename(filepath.Join(tmp, contactName), filepath.Join(dir, contactName)); err != nil {
+			return m, "write", err
+		}
+	}
+	if err := media.WriteFileAtomic(filepath.Join(dir, manifestName), append(data, '\n'), 0o644); err != nil {
+		return m, "manifest", err
+	}
+	return m, "", nil
 }
 
-func newManifest(cfg Config, e Estimate, o FramesOptions) *Manifest {
-	p, info := e.Video, e.Info
-	mode := o.Mode
-	if mode == "" {
-		mode = media.ExtractAuto
+const contactName = "contact.jpg"
+
+// removeListed deletes the frames and contact sheet that the manifest.json
+// in dir lists, so a new run with fewer frames leaves no stale ones. Only
+// plain file names directly in dir that are regular files are removed;
+// anything else there, listed or not, is left alone, as is everything when
+// the manifest is missing or unreadable.
+func removeListed(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		return
 	}
+	var old Manifest
+	if json.Unmarshal(data, &old) != nil {
+		return
+	}
+	names := []string{old.ContactSheet}
+	for _, f := range old.Frames {
+		names = append(names, f.File)
+	}
+	for _, name := range names {
+		if name == "" || name != filepath.Base(name) || name == "." || name == ".." || name == manifestName {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() {
+			os.Remove(path)
+		}
+	}
+}
+
+func newManifest(cfg Config, e Estimate) *Manifest {
+	p, info := e.Video, e.Info
 	maxFrames := cfg.Video.MaxFrames
 	if maxFrames == 0 {
 		maxFrames = cfg.Spec.MaxFrames
@@ -196,13 +322,14 @@ func newManifest(cfg Config, e Estimate, o FramesOptions) *Manifest {
 	}
 	return &Manifest{
 		Source: ManifestSource{Path: e.Path, Bytes: info.Bytes, Format: info.Format, Codec: info.Codec,
-			DurationS: info.Duration, FPS: info.FPS, Frames: info.Frames, FramesEstimated: info.FramesEstimated,
-			VFR: info.VFR, Width: info.Width, Height: info.Height, Rotation: info.Rotation, HasAudio: info.HasAudio},
+			DurationS: info.Duration, FPS: info.FPS, RealFPS: info.RealFPS, Frames: info.Frames, FramesEstimated: info.FramesEstimated,
+			TimestampsUnreliable: info.TimestampsUnreliable, VFR: info.VFR, Width: info.Width, Height: info.Height,
+			CodedWidth: info.CodedWidth, CodedHeight: info.CodedHeight, SampleAspect: info.SampleAspect,
+			Rotation: info.Rotation, HasAudio: info.HasAudio},
 		Model: cfg.Model,
 		Plan: ManifestPlan{FPS: fps, NFrames: cfg.Video.NFrames, MaxFrames: maxFrames, Start: cfg.Video.Start, End: cfg.Video.End,
 			StartFrame: p.StartFrame, EndFrame: p.EndFrame, Frames: p.Frames, Indices: p.Indices,
 			MinPixels: p.MinPixels, MaxPixels: p.MaxPixels},
-		Mode:        string(mode),
 		SampleFPS:   p.SampleFPS,
 		Width:       p.ResizedWidth,
 		Height:      p.ResizedHeight,
@@ -223,10 +350,10 @@ func PlanFrameFolder(ctx context.Context, cfg Config, dir string) (tokens.FrameP
 	// A folder written by ExtractFiles lists its frames in manifest.json;
 	// anything else there (the contact sheet) is not a frame.
 	listed := map[string]bool{}
-	if data, err := os.ReadFile(filepath.Join(dir, "manifest.json")); err == nil {
+	if data, err := os.ReadFile(filepath.Join(dir, manifestName)); err == nil {
 		var m Manifest
 		if err := json.Unmarshal(data, &m); err != nil {
-			return tokens.FramePlan{}, 0, fmt.Errorf("read %s: %w", filepath.Join(dir, "manifest.json"), err)
+			return tokens.FramePlan{}, 0, fmt.Errorf("read %s: %w", filepath.Join(dir, manifestName), err)
 		}
 		for _, f := range m.Frames {
 			listed[f.File] = true

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/qwen-vision/vision/dashscope"
@@ -39,75 +38,119 @@ type Prepared struct {
 // planned size: images upright and smart-resized, as base64 when they fit
 // the data-URL limit and uploaded otherwise; videos as the list of their
 // planned frames with the sampling fps they really have, uploaded frame by
-// frame when the list is longer than the API takes as base64.
+// frame when the list is longer than the API takes as base64. The media
+// bytes stay in memory.
 func Prepare(ctx context.Context, cfg Config, e Estimate, up Uploader) (Prepared, error) {
+	return prepare(ctx, cfg, e, prepareOptions{up: up})
+}
+
+// prepareOptions say how prepare sends media.
+type prepareOptions struct {
+	up Uploader // nil: a dry run, uploads are shown as pending
+	// sp, when set, receives the prepared bytes; the content then reads
+	// them from its temporary file instead of memory.
+	sp *spool
+	// upload sends every image and frame by temporary upload: the request
+	// holds more than the API takes as base64 (media.CountProblems).
+	upload bool
+}
+
+func prepare(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
 	switch {
 	case e.Image != nil:
-		return prepareImage(ctx, cfg, e, up)
+		return prepareImage(ctx, cfg, e, o)
 	case e.Video != nil:
-		return prepareVideo(ctx, cfg, e, up)
+		return prepareVideo(ctx, cfg, e, o)
 	}
 	return Prepared{}, fmt.Errorf("prepare %s: nothing planned to send", e.Path)
 }
 
-func prepareImage(ctx context.Context, cfg Config, e Estimate, up Uploader) (Prepared, error) {
-	enc := media.EncodeOptions{}.WithLimits(cfg.Spec, media.TransportBase64)
+func prepareImage(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
+	// As base64 when it fits (lowering JPEG quality if it must), else by
+	// temporary upload under the limits of a file by URL, from the same
+	// decode and encodes; all by upload when the request holds more images
+	// than the API takes as base64 (media.CountProblems).
+	enc := cfg.encodeOptions("", 0, media.TransportURL)
+	var notes []string
+	if o.upload {
+		notes = append(notes, fmt.Sprintf("more images than the %d the API takes as base64 in one request: sent by temporary upload", cfg.Spec.ImagesPerRequestBase64))
+	} else {
+		enc = cfg.encodeOptions("", 0, media.TransportBase64)
+		enc.UploadMaxBytes = cfg.Spec.ImageURLMaxBytes
+	}
 	p, err := media.PrepareImage(ctx, e.Path, e.Info, *e.Image, enc)
-	if err == nil {
-		c := dashscope.Image(dashscope.MediaBytes(p.MIME, p.Data))
+	if err != nil {
+		return Prepared{}, err
+	}
+	if !o.upload && !p.Upload {
+		m, err := mediaFor(o.sp, p.MIME, p.Data)
+		if err != nil {
+			return Prepared{}, fmt.Errorf("prepare %s: %w", e.Path, err)
+		}
+		c := dashscope.Image(m)
 		setPixels(&c, cfg)
 		return Prepared{Content: c, Transport: SendBase64, Notes: p.Notes, Bytes: int64(len(p.Data))}, nil
 	}
-	if !errors.Is(err, media.ErrTooLarge) {
-		return Prepared{}, err
-	}
-	// Too large as a data URL even at the lowest quality: upload instead.
-	p, err = media.PrepareImage(ctx, e.Path, e.Info, *e.Image, media.EncodeOptions{}.WithLimits(cfg.Spec, media.TransportURL))
+	url, transport, err := uploadOne(ctx, cfg, o, p.MIME, p.Data)
 	if err != nil {
-		return Prepared{}, err
-	}
-	notes := append(p.Notes, "too large for a base64 data URL: sent by temporary upload")
-	url, transport := pendingUpload, SendDryRun
-	if up != nil {
-		if url, err = up.Upload(ctx, cfg.Model, dashscope.MediaBytes(p.MIME, p.Data)); err != nil {
-			return Prepared{}, fmt.Errorf("upload %s: %w", e.Path, err)
-		}
-		transport = SendUpload
+		return Prepared{}, fmt.Errorf("upload %s: %w", e.Path, err)
 	}
 	c := dashscope.Image(dashscope.MediaURL(url))
 	setPixels(&c, cfg)
-	return Prepared{Content: c, Transport: transport, Notes: notes, Bytes: int64(len(p.Data))}, nil
+	return Prepared{Content: c, Transport: transport, Notes: append(p.Notes, notes...), Bytes: int64(len(p.Data))}, nil
 }
 
-func prepareVideo(ctx context.Context, cfg Config, e Estimate, up Uploader) (Prepared, error) {
-	frames, err := media.ExtractFrames(ctx, e.Path, e.Info, *e.Video, media.ExtractOptions{Mode: cfg.ExtractMode})
-	if err != nil {
-		return Prepared{}, err
+// uploadOne uploads data and returns its oss:// URL and the transport to
+// record; a dry run returns a placeholder. The bytes are dropped once
+// uploaded, so they need no spool.
+func uploadOne(ctx context.Context, cfg Config, o prepareOptions, mime string, data []byte) (string, string, error) {
+	if o.up == nil {
+		return pendingUpload, SendDryRun, nil
 	}
-	upload := len(frames) > cfg.Spec.ImagesPerRequestBase64
+	url, err := o.up.Upload(ctx, cfg.Model, dashscope.MediaBytes(mime, data))
+	return url, SendUpload, err
+}
+
+func prepareVideo(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
+	// The header's frame count is an estimate in MKV, WEBM and MPEG files
+	// and wrong in trimmed MP4s: plan from the packet scan, so the frames
+	// sent are the ones qwen-vl-utils would pick (ExactVideo).
+	headerFrames := e.Info.Frames
+	if e = ExactVideo(ctx, cfg, e); e.Status != StatusOK {
+		return Prepared{}, fmt.Errorf("prepare %s: %s", e.Path, e.Error)
+	}
 	out := Prepared{Transport: SendBase64}
-	if upload {
-		out.Transport = SendDryRun
-		if up != nil {
-			out.Transport = SendUpload
-		}
-		out.Notes = append(out.Notes, fmt.Sprintf("%d frames is more than the %d images the API takes as base64: frames sent by temporary upload", len(frames), cfg.Spec.ImagesPerRequestBase64))
+	if e.Info.Frames != headerFrames {
+		out.Notes = append(out.Notes, fmt.Sprintf("planned from the exact count of %d frames (the header said %d)", e.Info.Frames, headerFrames))
 	}
-	list := make([]dashscope.Media, len(frames))
-	for i, f := range frames {
+	n := len(e.Video.Indices)
+	upload := o.upload || n > cfg.Spec.ImagesPerRequestBase64
+	switch {
+	case n > cfg.Spec.ImagesPerRequestBase64:
+		out.Notes = append(out.Notes, fmt.Sprintf("%d frames is more than the %d images the API takes as base64: frames sent by temporary upload", n, cfg.Spec.ImagesPerRequestBase64))
+	case upload:
+		out.Notes = append(out.Notes, fmt.Sprintf("the request holds more than the %d images the API takes as base64: frames sent by temporary upload", cfg.Spec.ImagesPerRequestBase64))
+	}
+	// Each frame is uploaded or spooled as soon as it is extracted (in plan
+	// order), so a long frame list never sits in memory whole.
+	list := make([]dashscope.Media, 0, n)
+	onFrame := func(f media.Frame) error {
 		out.Bytes += int64(len(f.Data))
-		m := dashscope.MediaBytes("image/jpeg", f.Data)
 		if upload {
-			url := pendingUpload
-			if up != nil {
-				if url, err = up.Upload(ctx, cfg.Model, m); err != nil {
-					return Prepared{}, fmt.Errorf("upload frame %d of %s: %w", f.Index, e.Path, err)
-				}
+			url, transport, err := uploadOne(ctx, cfg, o, "image/jpeg", f.Data)
+			if err != nil {
+				return fmt.Errorf("upload frame %d: %w", f.Index, err)
 			}
-			m = dashscope.MediaURL(url)
+			list, out.Transport = append(list, dashscope.MediaURL(url)), transport
+			return nil
 		}
-		list[i] = m
-		frames[i].Data = nil
+		m, err := mediaFor(o.sp, "image/jpeg", f.Data)
+		list = append(list, m)
+		return err
+	}
+	frames, err := media.ExtractFrames(ctx, e.Path, e.Info, *e.Video, media.ExtractOptions{Mode: cfg.ExtractMode, OnFrame: onFrame})
+	if err != nil {
+		return Prepared{}, err // names the file
 	}
 	out.Frames = frames
 	out.Content = dashscope.Frames(e.Video.SampleFPS, list...)

@@ -285,7 +285,7 @@ func TestRunFaultsOneRecordEachAndRateLimit(t *testing.T) {
 	by := onePerPath(t, loadRecords(t, journal), paths)
 	stalls := 0
 	for _, r := range srv.Requests() {
-		if r.Fault == dashtest.Stall {
+		if r.Fault == dashtest.Stall || r.Fault == dashtest.Reset {
 			stalls++
 		}
 	}
@@ -293,9 +293,10 @@ func TestRunFaultsOneRecordEachAndRateLimit(t *testing.T) {
 		switch r.Status {
 		case StatusOK:
 		case StatusFailed:
-			// Only a stall fails an item: a request that timed out after it
-			// was sent is not replayed (it may have been billed).
-			if r.ErrorClass != "timeout" || r.Stage != "send" {
+			// Only a stall or a reset fails an item: a request that timed
+			// out or lost its connection after it was sent is not replayed
+			// (it may have been billed).
+			if r.ErrorClass != "timeout" && r.ErrorClass != "network" || r.Stage != "send" {
 				t.Errorf("%s: failed with %s at %s: %s", p, r.ErrorClass, r.Stage, r.Error)
 			}
 		default:

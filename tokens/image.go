@@ -1,6 +1,9 @@
 package tokens
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // VisionMarkers is the number of tokens each image or video adds around its
 // visual tokens (<vision_bos>, <vision_eos>); the API counts them in
@@ -31,29 +34,33 @@ type ImageOptions struct {
 // image on this model, or an [*OptionError] for a setting the API refuses.
 func (s Spec) ImageBounds(o ImageOptions) (minPx, maxPx float64, err error) {
 	custom := s.Family == FamilyCustom
-	lo, hi := s.ImageMinPixels, s.ImageMaxPixelsDefault
 	if o.MinPixels < 0 || o.MaxPixels < 0 {
 		return 0, 0, optErr("min_pixels/max_pixels", "must not be negative")
 	}
-	if o.MinPixels != 0 {
-		if !custom && o.MinPixels < s.ImageMinPixels {
-			return 0, 0, optErr("min_pixels", "%d is below this model's minimum %d", o.MinPixels, s.ImageMinPixels)
-		}
-		lo = o.MinPixels
+	if o.MinPixels > MaxPixelBound || o.MaxPixels > MaxPixelBound {
+		return 0, 0, optErr("min_pixels/max_pixels", "must be at most 2^53")
 	}
+	if o.MinPixels != 0 && !custom && o.MinPixels < s.ImageMinPixels {
+		return 0, 0, optErr("min_pixels", "%d is below this model's minimum %d", o.MinPixels, s.ImageMinPixels)
+	}
+	minLimit := s.ImageMinPixels
+	if custom {
+		minLimit = 0
+	}
+	lo := userOr(o.MinPixels, s.ImageMinPixels, "the default image min_pixels", minLimit)
+	hi := userOr(o.MaxPixels, s.ImageMaxPixelsDefault, "the default image max_pixels", s.ImageMaxPixels)
 	switch {
 	case o.HighRes:
-		hi = s.HighResMaxPixels
+		hi = bound{v: s.HighResMaxPixels, def: "the vl_high_resolution_images cap", limit: s.HighResMaxPixels}
 	case o.MaxPixels != 0:
 		if !custom && s.ImageMaxPixels > 0 && o.MaxPixels > s.ImageMaxPixels {
 			return 0, 0, optErr("max_pixels", "%d is above this model's maximum %d (use --high-res for the fixed high-resolution cap)", o.MaxPixels, s.ImageMaxPixels)
 		}
-		hi = o.MaxPixels
 	}
-	if lo > hi {
-		return 0, 0, optErr("min_pixels", "%d is greater than max_pixels %d", lo, hi)
+	if lo.v > hi.v {
+		return 0, 0, boundsClash(lo, hi)
 	}
-	return float64(lo), float64(hi), nil
+	return float64(lo.v), float64(hi.v), nil
 }
 
 // ImagePlan is the size an image will be seen at and what it costs in tokens.
@@ -67,7 +74,10 @@ type ImagePlan struct {
 }
 
 // PlanImage resizes an upright width×height image as the model will and
-// counts its tokens.
+// counts its tokens. When the resized size breaks the ratio limit
+// ([ErrAspectRatio] after resizing) the plan still carries the size and the
+// resized size (so the error can name it) with zero tokens, since the image
+// cannot be sent; on any other error the plan is empty.
 func PlanImage(width, height int, s Spec, o ImageOptions) (ImagePlan, error) {
 	lo, hi, err := s.ImageBounds(o)
 	if err != nil {
@@ -75,6 +85,9 @@ func PlanImage(width, height int, s Spec, o ImageOptions) (ImagePlan, error) {
 	}
 	h, w, err := SmartResize(height, width, s.Factor, lo, hi)
 	if err != nil {
+		if errors.Is(err, ErrAspectRatio) && h > 0 && w > 0 {
+			return ImagePlan{Width: width, Height: height, ResizedWidth: w, ResizedHeight: h}, err
+		}
 		return ImagePlan{}, err
 	}
 	t := ImageTokens(h, w, s.Factor)

@@ -147,13 +147,29 @@ func Models() []Model {
 	return out
 }
 
+// textOnly lists models the seeds name that take no image or video input, with
+// where the seeds say so and the vision models to use instead.
+var textOnly = []struct{ name, source, use string }{
+	{"qwen3.7-max", "seed 003 line 572", "qwen3.7-max-2026-06-08 (its multimodal snapshot on the same line), qwen3.7-plus"},
+	{"qwen3.7-max-2026-05-20", "seed 003 line 572", "qwen3.7-max-2026-06-08 (the multimodal snapshot on the same line), qwen3.7-plus"},
+	{"qwen3.6-max-preview", "seed 003 line 572", "qwen3.6-plus, qwen3.6-flash"},
+	{"qwen-plus", "assumed: seed 003 uses it only with the text API (line 593)", "qwen3.6-plus, qwen3-vl-plus"},
+	{"qwen-flash", "assumed: dashscope-notes.md §1, a non-VL model that ignored an attached image", "qwen3.6-flash, qwen3-vl-flash"},
+}
+
 // UnknownModelError is returned for a model name the registry does not know.
+// TextOnly is set, with its source, for a model known to take text only.
 type UnknownModelError struct {
-	Name    string
-	Similar []string // close matches, best first
+	Name     string
+	Similar  []string // close matches, best first
+	TextOnly string   // where the seeds say the model is text-only
+	Use      string   // vision models to use instead of a text-only one
 }
 
 func (e *UnknownModelError) Error() string {
+	if e.TextOnly != "" {
+		return fmt.Sprintf("tokens: %s is a text-only model (no image or video input; %s); use a vision model such as %s (see vision models)", e.Name, e.TextOnly, e.Use)
+	}
 	msg := fmt.Sprintf("tokens: unknown model %q", e.Name)
 	if len(e.Similar) > 0 {
 		msg += "; did you mean " + strings.Join(e.Similar, ", ") + "?"
@@ -169,6 +185,11 @@ func Lookup(name string) (Model, error) {
 		if e.name == key {
 			s, err := e.spec()
 			return Model{Name: e.name, Source: e.source, Spec: s}, err
+		}
+	}
+	for _, t := range textOnly {
+		if t.name == key {
+			return Model{}, &UnknownModelError{Name: name, TextOnly: t.source, Use: t.use}
 		}
 	}
 	return Model{}, &UnknownModelError{Name: name, Similar: similarNames(key, 5)}

@@ -133,3 +133,33 @@ func TestRateLimits(t *testing.T) {
 		t.Fatalf("rpm/tpm: plus %d/%d qvq %d/%d", plus.RPM, plus.TPM, qvq.RPM, qvq.TPM)
 	}
 }
+
+func TestTextOnlyModels(t *testing.T) {
+	// seed 003 line 572: these take the text API only.
+	for _, name := range []string{"qwen3.7-max", "qwen3.7-max-2026-05-20", "qwen3.6-max-preview", "QWEN3.7-MAX"} {
+		_, err := Lookup(name)
+		var um *UnknownModelError
+		if !errors.As(err, &um) || um.TextOnly == "" {
+			t.Fatalf("%s: err = %v, want a text-only UnknownModelError", name, err)
+		}
+		for _, want := range []string{"text-only", "seed 003 line 572", "use a vision model such as"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q lacks %q", name, err, want)
+			}
+		}
+		if um.Similar != nil {
+			t.Errorf("%s: close matches %v instead of the text-only reason", name, um.Similar)
+		}
+	}
+	// The multimodal snapshot of qwen3.7-max is a vision model.
+	if _, err := Lookup("qwen3.7-max-2026-06-08"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range textOnly {
+		for _, use := range strings.Split(tm.use, ", ") {
+			if _, err := Lookup(strings.Fields(use)[0]); err != nil {
+				t.Errorf("%s suggests %s: %v", tm.name, use, err)
+			}
+		}
+	}
+}

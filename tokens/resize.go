@@ -18,8 +18,31 @@ var ErrAspectRatio = errors.New("tokens: aspect ratio over 200:1")
 // returns such a size for tiny max_pixels, the API would reject it.
 var ErrZeroSide = errors.New("tokens: resized side would be 0 px")
 
-// ErrBounds reports min_pixels greater than max_pixels.
-var ErrBounds = errors.New("tokens: min_pixels greater than max_pixels")
+// ErrBounds reports pixel bounds smart_resize cannot use: min_pixels greater
+// than max_pixels, or a bound that is not a number in [0, MaxPixelBound]
+// (NaN, ±Inf, negative).
+var ErrBounds = errors.New("tokens: invalid pixel bounds")
+
+// MaxPixelBound is the largest min_pixels or max_pixels accepted: 2^53, the
+// largest integer a float64 holds exactly. It is far above every model's cap
+// and keeps resized sides well inside int range.
+const MaxPixelBound = 1 << 53
+
+// checkBounds rejects bounds smart_resize cannot use.
+func checkBounds(minPixels, maxPixels float64) error {
+	for _, b := range []struct {
+		name string
+		v    float64
+	}{{"min_pixels", minPixels}, {"max_pixels", maxPixels}} {
+		if !(b.v >= 0 && b.v <= MaxPixelBound) { // NaN fails both comparisons
+			return fmt.Errorf("%w: %s %g must be a number in [0, 2^53]", ErrBounds, b.name, b.v)
+		}
+	}
+	if maxPixels < minPixels {
+		return fmt.Errorf("%w: min_pixels %.0f is greater than max_pixels %.0f", ErrBounds, minPixels, maxPixels)
+	}
+	return nil
+}
 
 // roundHalfEven is Python 3's round(): exact halves go to the even neighbour.
 func roundHalfEven(x float64) float64 { return math.RoundToEven(x) }
@@ -35,7 +58,8 @@ func ceilByFactor(n float64, f int) int  { return int(math.Ceil(n/float64(f))) *
 // It mirrors the Python float order exactly: round half to even, the factor
 // floor, beta from the original size and two successive divisions. Unlike the
 // Python code it also rejects results the API would reject: a side of 0 px
-// ([ErrZeroSide]) or a resized ratio over 200:1 ([ErrAspectRatio]).
+// ([ErrZeroSide]) or a resized ratio over 200:1 ([ErrAspectRatio]), and
+// bounds that are not finite, non-negative and ordered ([ErrBounds]).
 func SmartResize(height, width, factor int, minPixels, maxPixels float64) (h, w int, err error) {
 	if height <= 0 || width <= 0 {
 		return 0, 0, fmt.Errorf("tokens: size %dx%d: sides must be positive", width, height)
@@ -43,8 +67,8 @@ func SmartResize(height, width, factor int, minPixels, maxPixels float64) (h, w 
 	if factor <= 0 {
 		return 0, 0, fmt.Errorf("tokens: factor %d must be positive", factor)
 	}
-	if maxPixels < minPixels {
-		return 0, 0, fmt.Errorf("%w (%.0f > %.0f)", ErrBounds, minPixels, maxPixels)
+	if err := checkBounds(minPixels, maxPixels); err != nil {
+		return 0, 0, err
 	}
 	hf, wf := float64(height), float64(width)
 	if ratio := math.Max(hf, wf) / math.Min(hf, wf); ratio > MaxRatio {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"testing"
@@ -34,6 +35,13 @@ func TestSmartResizeTraps(t *testing.T) {
 		{"11x500 max 3136: zero side", 11, 500, 28, 3136, 3136, 0, 364, ErrZeroSide},
 		{"100x20000 f28: ratio over 200 after resize", 100, 20000, 28, 3136, 1003520, 56, 14140, ErrAspectRatio},
 		{"min above max", 100, 100, 28, 5000, 4000, 0, 0, ErrBounds},
+		{"NaN max", 480, 640, 32, 65536, math.NaN(), 0, 0, ErrBounds},
+		{"NaN min", 480, 640, 32, math.NaN(), 655360, 0, 0, ErrBounds},
+		{"Inf max", 480, 640, 32, 65536, math.Inf(1), 0, 0, ErrBounds},
+		{"-Inf min", 480, 640, 32, math.Inf(-1), 655360, 0, 0, ErrBounds},
+		{"negative min", 480, 640, 32, -1, 655360, 0, 0, ErrBounds},
+		{"max above 2^53", 480, 640, 32, 65536, 1 << 54, 0, 0, ErrBounds},
+		{"zero bounds: zero side", 480, 640, 28, 0, 0, 0, 0, ErrZeroSide},
 		{"upscale branch", 10, 20, 32, 65536, 2621440, 192, 384, nil},
 	}
 	for _, tt := range tests {
@@ -72,25 +80,67 @@ func TestRoundHalfEvenIsNotGoRound(t *testing.T) {
 
 // refCase is one line of testdata/tokens/cases.jsonl, written by the Python
 // oracle testdata/gen/tokens_cases.py with Python's own float arithmetic.
+// Options absent from the line are nil (the model's default).
 type refCase struct {
-	Kind        string  `json:"kind"`
-	H           int     `json:"h"`
-	W           int     `json:"w"`
-	Factor      int     `json:"factor"`
-	Min         float64 `json:"min"`
-	Max         float64 `json:"max"`
-	TotalFrames int     `json:"total_frames"`
-	VideoFPS    float64 `json:"video_fps"`
-	FPS         float64 `json:"fps"`
-	NFrames     int     `json:"nframes"`
-	MaxPixels   int     `json:"max_pixels"`
+	Kind        string   `json:"kind"`
+	Model       string   `json:"model"` // registry model; "" means --factor Factor
+	H           int      `json:"h"`
+	W           int      `json:"w"`
+	Factor      int      `json:"factor"`
+	Min         float64  `json:"min"` // kind image: explicit bounds
+	Max         float64  `json:"max"`
+	HighRes     bool     `json:"high_res"`
+	TotalFrames int      `json:"total_frames"`
+	VideoFPS    float64  `json:"video_fps"`
+	FPS         *float64 `json:"fps"`
+	NFrames     *int     `json:"nframes"`
+	MinFrames   *int     `json:"min_frames"`
+	MaxFrames   *int     `json:"max_frames"`
+	MinPixels   *int     `json:"min_pixels"`
+	MaxPixels   *int     `json:"max_pixels"`
+	TotalPixels *float64 `json:"total_pixels"`
+	Start       *float64 `json:"start"`
+	End         *float64 `json:"end"`
 	Want        struct {
-		H, W      int
-		Frames    int     `json:"frames"`
-		Tokens    int     `json:"tokens"`
-		SampleFPS float64 `json:"sample_fps"`
-		Error     string  `json:"error"`
+		H, W        int
+		Frames      int     `json:"frames"`
+		Tokens      int     `json:"tokens"`
+		InputTokens int     `json:"input_tokens"`
+		SampleFPS   float64 `json:"sample_fps"`
+		StartFrame  int     `json:"start_frame"`
+		EndFrame    int     `json:"end_frame"`
+		MinPixels   float64 `json:"min_pixels"`
+		MaxPixels   float64 `json:"max_pixels"`
+		Error       string  `json:"error"`
 	} `json:"want"`
+}
+
+// spec is the case's model, or the custom deployment of its factor.
+func (c refCase) spec(t testing.TB) Spec {
+	if c.Model == "" {
+		return CustomSpec(c.Factor)
+	}
+	m, err := Lookup(c.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Factor != c.Factor {
+		t.Fatalf("%s: factor %d, oracle says %d", c.Model, m.Factor, c.Factor)
+	}
+	return m.Spec
+}
+
+func deref[T any](p *T) (v T) {
+	if p != nil {
+		v = *p
+	}
+	return v
+}
+
+// videoOptions are the case's options as the CLI passes them.
+func (c refCase) videoOptions() VideoOptions {
+	return VideoOptions{FPS: deref(c.FPS), NFrames: deref(c.NFrames), MinFrames: deref(c.MinFrames), MaxFrames: deref(c.MaxFrames),
+		MinPixels: deref(c.MinPixels), MaxPixels: deref(c.MaxPixels), TotalPixels: deref(c.TotalPixels), Start: c.Start, End: c.End}
 }
 
 func loadCases(t testing.TB) []refCase {
@@ -108,13 +158,31 @@ func loadCases(t testing.TB) []refCase {
 		}
 		cs = append(cs, c)
 	}
-	if len(cs) < 1000 {
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) < 10000 {
 		t.Fatalf("only %d reference cases", len(cs))
 	}
 	return cs
 }
 
 var refErrors = map[string]error{"ratio": ErrAspectRatio, "ratio_resized": ErrAspectRatio, "zero": ErrZeroSide, "bounds": ErrBounds}
+
+// wantRefError checks err against the oracle's kind of refusal: "option" and
+// "range" (video_start/video_end) are settings the caller must change, an
+// [*OptionError]; "nframes" is a video too short to sample, a plain error;
+// the rest are smart_resize's sentinels.
+func wantRefError(kind string, err error) bool {
+	var oe *OptionError
+	switch kind {
+	case "option", "range":
+		return errors.As(err, &oe)
+	case "nframes":
+		return err != nil && !errors.As(err, &oe)
+	}
+	return refErrors[kind] != nil && errors.Is(err, refErrors[kind])
+}
 
 func TestSmartResizeMatchesPythonOracle(t *testing.T) {
 	n := 0
@@ -125,7 +193,7 @@ func TestSmartResizeMatchesPythonOracle(t *testing.T) {
 		n++
 		h, w, err := SmartResize(c.H, c.W, c.Factor, c.Min, c.Max)
 		if c.Want.Error != "" {
-			if !errors.Is(err, refErrors[c.Want.Error]) {
+			if !wantRefError(c.Want.Error, err) {
 				t.Errorf("%dx%d f=%d [%v,%v]: err %v, want %s", c.H, c.W, c.Factor, c.Min, c.Max, err, c.Want.Error)
 			}
 			continue
@@ -137,64 +205,165 @@ func TestSmartResizeMatchesPythonOracle(t *testing.T) {
 	t.Logf("%d image cases", n)
 }
 
+func TestPlanImageMatchesPythonOracle(t *testing.T) {
+	n, models := 0, map[string]bool{}
+	for _, c := range loadCases(t) {
+		if c.Kind != "image_model" {
+			continue
+		}
+		n++
+		models[c.Model] = true
+		o := ImageOptions{MinPixels: deref(c.MinPixels), MaxPixels: deref(c.MaxPixels), HighRes: c.HighRes}
+		p, err := PlanImage(c.W, c.H, c.spec(t), o)
+		if c.Want.Error != "" {
+			if !wantRefError(c.Want.Error, err) {
+				t.Errorf("%s f=%d %dx%d %+v: got %+v, %v; want %s", c.Model, c.Factor, c.W, c.H, o, p, err, c.Want.Error)
+			}
+			continue
+		}
+		if err != nil || p.ResizedHeight != c.Want.H || p.ResizedWidth != c.Want.W || p.Tokens != c.Want.Tokens || p.InputTokens != c.Want.InputTokens {
+			t.Errorf("%s f=%d %dx%d %+v: got %+v, %v; want %dx%d (h×w) %d tokens", c.Model, c.Factor, c.W, c.H, o, p, err, c.Want.H, c.Want.W, c.Want.Tokens)
+		}
+	}
+	if n < 1000 || len(models) < 10 {
+		t.Fatalf("%d image_model cases over %d models", n, len(models))
+	}
+	t.Logf("%d image_model cases, %d models", n, len(models))
+}
+
 func TestPlanVideoMatchesPythonOracle(t *testing.T) {
-	n := 0
+	n, ok := 0, 0
+	seen := map[string]int{}
 	for _, c := range loadCases(t) {
 		if c.Kind != "video" {
 			continue
 		}
 		n++
-		o := VideoOptions{FPS: c.FPS, NFrames: c.NFrames, MaxPixels: c.MaxPixels}
-		p, err := PlanVideo(VideoSource{Width: c.W, Height: c.H, Frames: c.TotalFrames, FPS: c.VideoFPS}, CustomSpec(c.Factor), o)
+		o := c.videoOptions()
+		for name, set := range map[string]bool{"fps": c.FPS != nil, "nframes": c.NFrames != nil, "min_frames": c.MinFrames != nil,
+			"max_frames": c.MaxFrames != nil, "min_pixels": c.MinPixels != nil, "max_pixels": c.MaxPixels != nil,
+			"total_pixels": c.TotalPixels != nil, "start": c.Start != nil, "end": c.End != nil, "model": c.Model != ""} {
+			if set && c.Want.Error == "" {
+				seen[name]++
+			}
+		}
+		p, err := PlanVideo(VideoSource{Width: c.W, Height: c.H, Frames: c.TotalFrames, FPS: c.VideoFPS}, c.spec(t), o)
+		desc := func() string {
+			return fmt.Sprintf("%s f=%d %dx%d T=%d src=%g %s", c.Model, c.Factor, c.W, c.H, c.TotalFrames, c.VideoFPS, describeOptions(o))
+		}
 		if c.Want.Error != "" {
-			if err == nil {
-				t.Errorf("%+v: got %+v, want error %s", c, p, c.Want.Error)
+			if !wantRefError(c.Want.Error, err) {
+				t.Errorf("%s: got n=%d %dx%d sfps=%v err %v; want error %s", desc(), p.Frames, p.ResizedWidth, p.ResizedHeight, p.SampleFPS, err, c.Want.Error)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("%+v: %v", c, err)
+			t.Errorf("%s: %v", desc(), err)
 			continue
 		}
-		if p.Frames != c.Want.Frames || p.ResizedHeight != c.Want.H || p.ResizedWidth != c.Want.W || p.Tokens != c.Want.Tokens || p.SampleFPS != c.Want.SampleFPS {
-			t.Errorf("%dx%d T=%d fps=%g src=%g n=%d max=%d: got n=%d %dx%d tok=%d sfps=%v, want n=%d %dx%d tok=%d sfps=%v",
-				c.H, c.W, c.TotalFrames, c.FPS, c.VideoFPS, c.NFrames, c.MaxPixels,
-				p.Frames, p.ResizedHeight, p.ResizedWidth, p.Tokens, p.SampleFPS,
-				c.Want.Frames, c.Want.H, c.Want.W, c.Want.Tokens, c.Want.SampleFPS)
+		ok++
+		if p.Frames != c.Want.Frames || p.ResizedHeight != c.Want.H || p.ResizedWidth != c.Want.W || p.Tokens != c.Want.Tokens ||
+			p.InputTokens != c.Want.InputTokens || p.SampleFPS != c.Want.SampleFPS || p.StartFrame != c.Want.StartFrame ||
+			p.EndFrame != c.Want.EndFrame || p.MinPixels != c.Want.MinPixels || p.MaxPixels != c.Want.MaxPixels {
+			t.Errorf("%s:\n got n=%d %dx%d (h×w) tok=%d sfps=%v range %d..%d px [%v, %v]\nwant n=%d %dx%d tok=%d sfps=%v range %d..%d px [%v, %v]",
+				desc(), p.Frames, p.ResizedHeight, p.ResizedWidth, p.Tokens, p.SampleFPS, p.StartFrame, p.EndFrame, p.MinPixels, p.MaxPixels,
+				c.Want.Frames, c.Want.H, c.Want.W, c.Want.Tokens, c.Want.SampleFPS, c.Want.StartFrame, c.Want.EndFrame, c.Want.MinPixels, c.Want.MaxPixels)
 		}
 	}
-	t.Logf("%d video cases", n)
+	// Every option must be exercised by successful cases, not only by errors.
+	for _, name := range []string{"fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels", "total_pixels", "start", "end", "model"} {
+		if seen[name] < 200 {
+			t.Errorf("only %d successful video cases set %s", seen[name], name)
+		}
+	}
+	t.Logf("%d video cases, %d planned; options in planned cases: %v", n, ok, seen)
 }
 
-// FuzzSmartResize checks the invariants of every successful resize: sides are
-// positive multiples of the factor, the area respects the bounds (except the
-// documented tight cases), and the aspect ratio stays within 200:1.
+// describeOptions prints the options that are set.
+func describeOptions(o VideoOptions) string {
+	s := fmt.Sprintf("%+v", o)
+	if o.Start != nil {
+		s += fmt.Sprintf(" start=%v", *o.Start)
+	}
+	if o.End != nil {
+		s += fmt.Sprintf(" end=%v", *o.End)
+	}
+	return s
+}
+
+// FuzzSmartResize checks that SmartResize fails exactly when it must and
+// that every success keeps the invariants. An error is allowed only for:
+// bounds that are not finite, non-negative and ordered (ErrBounds); an
+// original ratio over 200 (ErrAspectRatio); a zero side, returned with the
+// error (ErrZeroSide); or a resized ratio over 200, also returned with the
+// error (ErrAspectRatio). On success sides are positive multiples of the
+// factor, the ratio stays within 200:1, the area respects max in the
+// downscale branch and min in the upscale branch (min and max can both be
+// missed only when they are closer than one factor step, the tight case),
+// and a size already within the bounds is kept.
 func FuzzSmartResize(f *testing.F) {
-	f.Add(720, 1280, 32, 4096, 16777216)
-	f.Add(70, 70, 28, 3136, 1003520)
-	f.Add(11, 2200, 28, 3136, 1003520)
-	f.Add(1, 1, 32, 65536, 2621440)
-	f.Fuzz(func(t *testing.T, h, w, factor, lo, hi int) {
-		if h <= 0 || w <= 0 || h > 1<<20 || w > 1<<20 || factor <= 0 || factor > 64 || lo <= 0 || hi <= 0 || lo > 1<<30 || hi > 1<<30 {
+	f.Add(720, 1280, 32, 4096.0, 16777216.0)
+	f.Add(70, 70, 28, 3136.0, 1003520.0)
+	f.Add(11, 2200, 28, 3136.0, 1003520.0)
+	f.Add(11, 2201, 28, 3136.0, 1003520.0)
+	f.Add(11, 500, 28, 3136.0, 3136.0)
+	f.Add(100, 20000, 28, 3136.0, 1003520.0)
+	f.Add(1, 1, 32, 65536.0, 2621440.0)
+	f.Add(100, 100, 28, 5000.0, 4000.0)
+	f.Add(640, 480, 32, math.NaN(), 655360.0)
+	f.Add(640, 480, 32, 65536.0, math.Inf(1))
+	f.Add(640, 480, 32, -1.0, 655360.0)
+	f.Add(640, 480, 28, 0.0, 0.0)
+	f.Fuzz(func(t *testing.T, h, w, factor int, lo, hi float64) {
+		if h <= 0 || w <= 0 || h > 1<<20 || w > 1<<20 || factor <= 0 || factor > 64 {
 			t.Skip()
 		}
-		rh, rw, err := SmartResize(h, w, factor, float64(lo), float64(hi))
-		if err != nil {
+		rh, rw, err := SmartResize(h, w, factor, lo, hi)
+		validBounds := lo >= 0 && hi >= 0 && lo <= MaxPixelBound && hi <= MaxPixelBound && lo <= hi
+		ratio := float64(max(h, w)) / float64(min(h, w))
+		resizedRatio := func() float64 { return float64(max(rh, rw)) / float64(min(rh, rw)) }
+		switch {
+		case !validBounds:
+			if !errors.Is(err, ErrBounds) {
+				t.Fatalf("%dx%d f=%d [%v,%v]: bounds not usable, got %dx%d err %v", h, w, factor, lo, hi, rh, rw, err)
+			}
 			return
+		case errors.Is(err, ErrBounds):
+			t.Fatalf("%dx%d f=%d [%v,%v]: ErrBounds for usable bounds: %v", h, w, factor, lo, hi, err)
+		case ratio > MaxRatio:
+			if !errors.Is(err, ErrAspectRatio) {
+				t.Fatalf("%dx%d: ratio %v, got %dx%d err %v", h, w, ratio, rh, rw, err)
+			}
+			return
+		case errors.Is(err, ErrZeroSide):
+			if rh != 0 && rw != 0 {
+				t.Fatalf("%dx%d f=%d [%v,%v]: ErrZeroSide with %dx%d", h, w, factor, lo, hi, rh, rw)
+			}
+			return
+		case errors.Is(err, ErrAspectRatio):
+			if rh <= 0 || rw <= 0 || resizedRatio() <= MaxRatio {
+				t.Fatalf("%dx%d f=%d [%v,%v]: ratio error but resized %dx%d", h, w, factor, lo, hi, rh, rw)
+			}
+			return
+		case err != nil:
+			t.Fatalf("%dx%d f=%d [%v,%v]: unexpected error %v", h, w, factor, lo, hi, err)
 		}
 		if rh <= 0 || rw <= 0 || rh%factor != 0 || rw%factor != 0 {
 			t.Fatalf("%dx%d f=%d: %dx%d not positive multiples", h, w, factor, rh, rw)
 		}
-		if float64(max(rh, rw))/float64(min(rh, rw)) > MaxRatio {
-			t.Fatalf("%dx%d: resized ratio over 200", h, w)
+		if resizedRatio() > MaxRatio {
+			t.Fatalf("%dx%d: resized ratio over 200 without an error", h, w)
 		}
-		area := rh * rw
+		area := float64(rh) * float64(rw)
 		h0, w0 := max(factor, roundByFactor(float64(h), factor)), max(factor, roundByFactor(float64(w), factor))
+		a0 := float64(h0) * float64(w0)
 		switch {
-		case h0*w0 > hi && area > hi:
-			t.Fatalf("%dx%d f=%d [%d,%d]: downscaled area %d over max", h, w, factor, lo, hi, area)
-		case h0*w0 < lo && area < lo:
-			t.Fatalf("%dx%d f=%d [%d,%d]: upscaled area %d under min", h, w, factor, lo, hi, area)
+		case a0 > hi && area > hi:
+			t.Fatalf("%dx%d f=%d [%v,%v]: downscaled area %v over max", h, w, factor, lo, hi, area)
+		case a0 < lo && area < lo:
+			t.Fatalf("%dx%d f=%d [%v,%v]: upscaled area %v under min", h, w, factor, lo, hi, area)
+		case a0 >= lo && a0 <= hi && (rh != h0 || rw != w0):
+			t.Fatalf("%dx%d f=%d [%v,%v]: %dx%d is within bounds but became %dx%d", h, w, factor, lo, hi, h0, w0, rh, rw)
 		}
 	})
 }

@@ -57,17 +57,50 @@ type FramePlan struct {
 // padded with its last frame, as qwen-vl-utils and the HF processors do).
 func VideoTokens(n, h, w, f int) int { return (n + 1) / 2 * (h / f) * (w / f) }
 
-// checkVideoOptions rejects settings the API documents as out of range.
+// MaxSourceFrames is the most source frames a video may have here (2^31:
+// over two years at 30 fps), so frame arithmetic never overflows an int.
+const MaxSourceFrames = 1 << 31
+
+// MaxSampledFrames is the most frames a plan may sample (2^20): far above
+// every model's max_frames, low enough that the index list fits in memory.
+const MaxSampledFrames = 1 << 20
+
+// finite reports whether x is neither NaN nor ±Inf.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// checkVideoOptions rejects settings the API documents as out of range, and
+// non-finite numbers anywhere. Range checks are written !(lo <= x && x <= hi)
+// so that NaN fails them.
 func (s Spec) checkVideoOptions(o VideoOptions) error {
 	custom := s.Family == FamilyCustom
-	if o.FPS != 0 && (o.FPS < s.FPSMin || o.FPS > s.FPSMax) {
+	if o.FPS != 0 && !(o.FPS >= s.FPSMin && o.FPS <= s.FPSMax) {
 		return optErr("fps", "%g is outside [%g, %g]", o.FPS, s.FPSMin, s.FPSMax)
 	}
 	if o.FPS != 0 && o.NFrames != 0 {
 		return optErr("nframes", "give either fps or nframes, not both")
 	}
-	if o.NFrames < 0 || o.MinFrames < 0 || o.MaxFrames < 0 || o.MinPixels < 0 || o.MaxPixels < 0 || o.TotalPixels < 0 {
-		return optErr("video options", "must not be negative")
+	if o.NFrames < 0 || o.MinFrames < 0 || o.MaxFrames < 0 || o.MinPixels < 0 || o.MaxPixels < 0 {
+		return optErr("video options", "nframes, min_frames, max_frames, min_pixels and max_pixels must not be negative")
+	}
+	if o.MinPixels > MaxPixelBound || o.MaxPixels > MaxPixelBound {
+		return optErr("min_pixels/max_pixels", "must be at most 2^53")
+	}
+	if !(o.TotalPixels >= 0 && o.TotalPixels <= MaxPixelBound) { // NaN fails
+		return optErr("total_pixels", "%g must be a number in [0, 2^53]", o.TotalPixels)
+	}
+	for _, t := range []struct {
+		name string
+		v    *float64
+	}{{"video_start", o.Start}, {"video_end", o.End}} {
+		if t.v != nil && !finite(*t.v) {
+			return optErr(t.name, "%g is not a finite number of seconds", *t.v)
+		}
+	}
+	if o.NFrames > MaxSampledFrames {
+		return optErr("nframes", "%d is above the %d frames vision can plan", o.NFrames, MaxSampledFrames)
+	}
+	if n := evenNFrames(o.NFrames); o.NFrames != 0 && !custom && n > s.MaxFrames {
+		return optErr("nframes", "%d (%d rounded to even) is above this model's max_frames %d (%s)", o.NFrames, n, s.MaxFrames, s.Sources["max_frames"])
 	}
 	if o.MaxFrames != 0 && !custom && o.MaxFrames > s.MaxFrames {
 		return optErr("max_frames", "%d is above this model's maximum %d", o.MaxFrames, s.MaxFrames)
@@ -81,8 +114,18 @@ func (s Spec) checkVideoOptions(o VideoOptions) error {
 	if o.MaxPixels != 0 && !custom && o.MaxPixels > s.VideoMaxPixels {
 		return optErr("max_pixels", "%d is above this model's maximum %d for video frames", o.MaxPixels, s.VideoMaxPixels)
 	}
-	if o.MinPixels != 0 && o.MaxPixels != 0 && o.MinPixels > o.MaxPixels {
-		return optErr("min_pixels", "%d is greater than max_pixels %d", o.MinPixels, o.MaxPixels)
+	// The per-frame bounds fetch_video ends up with: min_pixels against the
+	// max_pixels the frame budget is capped by (FrameBudget). The budget
+	// itself never goes below min_pixels·1.05, so only these two can clash.
+	lo := userOr(o.MinPixels, s.VideoMinPixelsDefault, "the default video min_pixels", s.VideoMinPixels)
+	maxLimit := s.VideoMaxPixels
+	if custom {
+		lo.note = fmt.Sprintf("qwen-vl-utils VIDEO_MIN_PIXELS, 128·%d²", s.Factor)
+		maxLimit = 0 // VideoMaxPixels is the budget's cap, not a limit on max_pixels
+	}
+	hi := userOr(o.MaxPixels, s.VideoMaxPixelsDefault, "the default video max_pixels", maxLimit)
+	if hi.v != 0 && lo.v > hi.v {
+		return boundsClash(lo, hi)
 	}
 	if o.TotalPixels != 0 && !custom && o.TotalPixels < s.VideoTotalPixelsMin {
 		return optErr("total_pixels", "%.0f is below this model's minimum %.0f", o.TotalPixels, s.VideoTotalPixelsMin)
@@ -90,14 +133,53 @@ func (s Spec) checkVideoOptions(o VideoOptions) error {
 	return nil
 }
 
+// evenNFrames is an explicit nframes rounded half to even to a multiple of
+// FrameFactor (qwen-vl-utils round_by_factor): 5 → 4, 7 → 8.
+func evenNFrames(n int) int { return int(roundHalfEven(float64(n)/FrameFactor)) * FrameFactor }
+
+// checkSampleFPS rejects, for DashScope models, a frame count the caller
+// forced (nframes, or min_frames on a short clip) that samples the video
+// outside the API's fps range: vision sends the frames as a list with that
+// fps (seed 000 line 1285: fps in [0.1, 10]; seed 001 line 995).
+func (s Spec) checkSampleFPS(o VideoOptions, n, count int, srcFPS, sampleFPS float64) error {
+	if s.Family == FamilyCustom {
+		return nil // qwen-vl-utils itself has no fps range
+	}
+	const slack = 1e-9 // n/count·fps is one division away from an exact fps
+	if sampleFPS >= s.FPSMin*(1-slack) && sampleFPS <= s.FPSMax*(1+slack) {
+		return nil
+	}
+	seconds := float64(count) / srcFPS
+	lo := int(math.Ceil(s.FPSMin * seconds))
+	hi := min(int(math.Floor(s.FPSMax*seconds)), s.MaxFrames, count)
+	what := fmt.Sprintf("%d frames of %d (%.4g s at %g fps) sample %.4g fps, outside [%g, %g] (seed 000 line 1285)",
+		n, count, seconds, srcFPS, sampleFPS, s.FPSMin, s.FPSMax)
+	fix := func(option string) error {
+		if lo > hi {
+			return optErr(option, "%s; no frame count fits: this length needs at least %d frames and this model takes at most %d", what, lo, s.MaxFrames)
+		}
+		return optErr(option, "%s; for this length give %s between %d and %d", what, option, lo, hi)
+	}
+	switch {
+	case o.NFrames != 0:
+		return fix("nframes")
+	case o.MinFrames != 0 && sampleFPS > s.FPSMax && n == ceilByFactor(float64(o.MinFrames), FrameFactor):
+		return fix("min_frames")
+	}
+	return nil
+}
+
 // FrameRange is qwen-vl-utils' calculate_video_frame_range: the first and
 // last source frame inside [start, end] seconds and their count.
 func FrameRange(total int, fps float64, start, end *float64) (first, last, count int, err error) {
-	if fps <= 0 {
-		return 0, 0, 0, fmt.Errorf("tokens: video frame rate %g must be positive", fps)
+	if !(fps > 0) || math.IsInf(fps, 0) {
+		return 0, 0, 0, fmt.Errorf("tokens: video frame rate %g must be a positive number", fps)
 	}
-	if total <= 0 {
-		return 0, 0, 0, fmt.Errorf("tokens: video has %d frames", total)
+	if total <= 0 || total > MaxSourceFrames {
+		return 0, 0, 0, fmt.Errorf("tokens: video has %d frames (want 1 to %d)", total, MaxSourceFrames)
+	}
+	if (start != nil && !finite(*start)) || (end != nil && !finite(*end)) {
+		return 0, 0, 0, optErr("start/end", "video_start and video_end must be finite numbers of seconds")
 	}
 	if start == nil && end == nil {
 		return 0, total - 1, total, nil
@@ -120,13 +202,19 @@ func FrameRange(total int, fps float64, start, end *float64) (first, last, count
 // NFrames is qwen-vl-utils' smart_nframes: how many frames to sample from
 // total frames at videoFPS, for the model's defaults and the options.
 func (s Spec) NFrames(total int, videoFPS float64, o VideoOptions) (int, error) {
+	if !(videoFPS > 0) || math.IsInf(videoFPS, 0) {
+		return 0, fmt.Errorf("tokens: video frame rate %g must be a positive number", videoFPS)
+	}
 	var n int
 	if o.NFrames != 0 {
-		n = int(roundHalfEven(float64(o.NFrames)/FrameFactor)) * FrameFactor
+		n = evenNFrames(o.NFrames)
 	} else {
 		fps := o.FPS
 		if fps == 0 {
 			fps = s.FPSDefault
+		}
+		if !(fps > 0) || math.IsInf(fps, 0) {
+			return 0, optErr("fps", "%g must be a positive number", fps)
 		}
 		minFrames := s.MinFrames
 		if o.MinFrames != 0 {
@@ -147,13 +235,21 @@ func (s Spec) NFrames(total int, videoFPS float64, o VideoOptions) (int, error) 
 	if n < FrameFactor || n > total {
 		return n, fmt.Errorf("tokens: %d frames to sample, but the video has %d (need between %d and %d)", n, total, FrameFactor, total)
 	}
+	if n > MaxSampledFrames {
+		return n, fmt.Errorf("tokens: %d frames to sample is above the %d vision can plan (lower max_frames or fps)", n, MaxSampledFrames)
+	}
 	return n, nil
 }
 
 // FrameBudget returns the per-frame [min, max] pixels for n sampled frames:
 // max(min(cap, total/n·2), int(min·1.05)), then capped by max_pixels
-// (qwen-vl-utils fetch_video; cap is the model's per-frame maximum).
-func (s Spec) FrameBudget(n int, o VideoOptions) (minPx, maxPx float64) {
+// (qwen-vl-utils fetch_video; cap is the model's per-frame maximum). It
+// fails for n < 1 and for a total_pixels budget that is not a finite
+// positive number, rather than return NaN bounds.
+func (s Spec) FrameBudget(n int, o VideoOptions) (minPx, maxPx float64, err error) {
+	if n < 1 {
+		return 0, 0, fmt.Errorf("tokens: frame budget for %d frames: need at least 1", n)
+	}
 	minPx = float64(s.VideoMinPixelsDefault)
 	if o.MinPixels != 0 {
 		minPx = float64(o.MinPixels)
@@ -161,6 +257,9 @@ func (s Spec) FrameBudget(n int, o VideoOptions) (minPx, maxPx float64) {
 	total := s.VideoTotalPixelsDefault
 	if o.TotalPixels != 0 {
 		total = o.TotalPixels
+	}
+	if !(total > 0) || math.IsInf(total, 0) || !(minPx >= 0) {
+		return 0, 0, optErr("total_pixels", "%g must be a finite positive number", total)
 	}
 	maxPx = math.Max(math.Min(float64(s.VideoMaxPixels), total/float64(n)*FrameFactor), math.Trunc(minPx*1.05))
 	supposed := s.VideoMaxPixelsDefault
@@ -170,7 +269,7 @@ func (s Spec) FrameBudget(n int, o VideoOptions) (minPx, maxPx float64) {
 	if supposed != 0 {
 		maxPx = math.Min(float64(supposed), maxPx)
 	}
-	return minPx, maxPx
+	return minPx, maxPx, nil
 }
 
 // PlanVideo plans the frames of a video file as qwen-vl-utils samples it:
@@ -190,7 +289,14 @@ func PlanVideo(src VideoSource, s Spec, o VideoOptions) (FramePlan, error) {
 	if err != nil {
 		return FramePlan{}, err
 	}
-	minPx, maxPx := s.FrameBudget(n, o)
+	sampleFPS := float64(n) / math.Max(float64(count), 1e-6) * src.FPS
+	if err := s.checkSampleFPS(o, n, count, src.FPS, sampleFPS); err != nil {
+		return FramePlan{}, err
+	}
+	minPx, maxPx, err := s.FrameBudget(n, o)
+	if err != nil {
+		return FramePlan{}, err
+	}
 	h, w, err := SmartResize(src.Height, src.Width, s.Factor, minPx, maxPx)
 	if err != nil {
 		return FramePlan{}, err
@@ -200,7 +306,7 @@ func PlanVideo(src VideoSource, s Spec, o VideoOptions) (FramePlan, error) {
 		SourceFrames: src.Frames, SourceFPS: src.FPS,
 		StartFrame: first, EndFrame: last,
 		Frames: n, Indices: FrameIndices(first, last, n),
-		SampleFPS: float64(n) / math.Max(float64(count), 1e-6) * src.FPS,
+		SampleFPS: sampleFPS,
 		MinPixels: minPx, MaxPixels: maxPx,
 		Width: src.Width, Height: src.Height, ResizedWidth: w, ResizedHeight: h,
 		Tokens: t, InputTokens: t + VisionMarkers,
@@ -215,8 +321,8 @@ func PlanImageList(width, height, count int, s Spec, o VideoOptions) (FramePlan,
 	if err := s.checkVideoOptions(o); err != nil {
 		return FramePlan{}, err
 	}
-	if count <= 0 {
-		return FramePlan{}, fmt.Errorf("tokens: an image list needs at least one image")
+	if count <= 0 || count > MaxSampledFrames {
+		return FramePlan{}, fmt.Errorf("tokens: an image list of %d images: want 1 to %d", count, MaxSampledFrames)
 	}
 	n := ceilByFactor(float64(count), FrameFactor)
 	lo, hi := float64(s.VideoMinPixelsDefault), float64(s.VideoMaxPixelsDefault)
@@ -233,7 +339,10 @@ func PlanImageList(width, height, count int, s Spec, o VideoOptions) (FramePlan,
 	if err != nil {
 		return FramePlan{}, err
 	}
-	minPx, maxPx := s.FrameBudget(n, o)
+	minPx, maxPx, err := s.FrameBudget(n, o)
+	if err != nil {
+		return FramePlan{}, err
+	}
 	h, w, err := SmartResize(h1, w1, s.Factor, minPx, maxPx)
 	if err != nil {
 		return FramePlan{}, err

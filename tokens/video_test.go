@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -171,5 +172,153 @@ func TestPlanImageList(t *testing.T) {
 	p, err = PlanImageList(640, 480, 5, CustomSpec(28), VideoOptions{})
 	if err != nil || p.Frames != 6 || p.Tokens != 3*(p.ResizedHeight/28)*(p.ResizedWidth/28) {
 		t.Fatalf("odd list: %+v %v", p, err)
+	}
+}
+
+func TestFrameBudget(t *testing.T) {
+	a, _ := FamilySpec(FamilyQwen3VLPlus, false)
+	d, _ := FamilySpec(FamilyQwen25VL, false)
+	lib := CustomSpec(28)
+	tests := []struct {
+		name     string
+		s        Spec
+		n        int
+		o        VideoOptions
+		min, max float64
+	}{
+		// qwen-vl-utils fetch_video: max(min(cap, total/n·2), int(min·1.05)), then min(max_pixels, ·).
+		{"defaults, budget above the default max", a, 120, VideoOptions{}, 65536, 655360},
+		{"defaults, budget below the default max", a, 2000, VideoOptions{}, 65536, 134217728.0 / 2000 * 2},
+		{"user min_pixels, budget wins", a, 2000, VideoOptions{MinPixels: 100000}, 100000, 134217728.0 / 2000 * 2},
+		{"user min_pixels·1.05 beats the budget", a, 2000, VideoOptions{MinPixels: 200000}, 200000, 210000},
+		{"user min_pixels·1.05 truncates", d, 512, VideoOptions{MinPixels: 200001}, 200001, 210001},
+		{"user min_pixels·1.05 capped by the default max", d, 512, VideoOptions{MinPixels: 490000}, 490000, 501760},
+		{"user total_pixels", a, 2000, VideoOptions{TotalPixels: 2e8}, 65536, 200000},
+		{"user total_pixels, fractional budget", a, 3, VideoOptions{TotalPixels: 134217729}, 65536, 655360},
+		{"user total_pixels with user max_pixels", a, 10, VideoOptions{TotalPixels: 2e8, MaxPixels: 2048000}, 65536, 2048000},
+		{"user total_pixels below cap with max_pixels", a, 200, VideoOptions{TotalPixels: 2e8, MaxPixels: 2048000}, 65536, 2e6},
+		{"custom: cap 768·f², no default max", lib, 2, VideoOptions{}, 100352, 602112},
+		{"custom: default total 128000·f²·0.9", lib, 600, VideoOptions{}, 100352, 128000 * 784 * 0.9 / 600 * 2},
+		{"custom: user max_pixels", lib, 2, VideoOptions{MaxPixels: 230400}, 100352, 230400},
+		{"custom: user total below min·1.05", lib, 100, VideoOptions{TotalPixels: 1e6}, 100352, 105369},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lo, hi, err := tt.s.FrameBudget(tt.n, tt.o)
+			if err != nil || lo != tt.min || hi != tt.max {
+				t.Fatalf("FrameBudget(%d, %+v) = %v, %v, %v; want %v, %v", tt.n, tt.o, lo, hi, err, tt.min, tt.max)
+			}
+		})
+	}
+	for _, bad := range []struct {
+		n int
+		o VideoOptions
+	}{{0, VideoOptions{}}, {-2, VideoOptions{}}, {4, VideoOptions{TotalPixels: math.NaN()}}, {4, VideoOptions{TotalPixels: math.Inf(1)}}, {4, VideoOptions{TotalPixels: -1}}} {
+		if lo, hi, err := a.FrameBudget(bad.n, bad.o); err == nil {
+			t.Errorf("FrameBudget(%d, %+v) = %v, %v; want an error", bad.n, bad.o, lo, hi)
+		}
+	}
+}
+
+func TestVideoOptionsRejectNonFinite(t *testing.T) {
+	a, _ := FamilySpec(FamilyQwen3VLPlus, false)
+	f := func(v float64) *float64 { return &v }
+	src := VideoSource{Width: 640, Height: 480, Frames: 300, FPS: 30}
+	for _, s := range []Spec{a, CustomSpec(28)} {
+		for _, o := range []VideoOptions{
+			{FPS: math.NaN()}, {FPS: math.Inf(1)}, {TotalPixels: math.NaN()}, {TotalPixels: math.Inf(1)}, {TotalPixels: -5},
+			{TotalPixels: 1e300}, {Start: f(math.NaN())}, {End: f(math.NaN())}, {Start: f(math.Inf(1))}, {End: f(math.Inf(-1))},
+			{NFrames: MaxSampledFrames + 1}, {MinPixels: 1 << 60},
+		} {
+			_, err := PlanVideo(src, s, o)
+			var oe *OptionError
+			if !errors.As(err, &oe) {
+				t.Errorf("%s %+v: err = %v, want OptionError", s.Family, o, err)
+			}
+		}
+	}
+	// Source numbers that are not finite or too large are errors, not garbage.
+	for _, bad := range []VideoSource{{640, 480, 300, math.NaN()}, {640, 480, 300, math.Inf(1)}, {640, 480, 300, -30}, {640, 480, MaxSourceFrames + 1, 30}} {
+		if p, err := PlanVideo(bad, a, VideoOptions{}); err == nil {
+			t.Errorf("%+v: planned %+v, want an error", bad, p)
+		}
+	}
+	if n, err := a.NFrames(300, math.NaN(), VideoOptions{}); err == nil {
+		t.Errorf("NFrames with NaN fps = %d, want an error", n)
+	}
+	if n, err := CustomSpec(28).NFrames(1<<30, 30, VideoOptions{FPS: 10, MaxFrames: 1 << 30}); err == nil {
+		t.Errorf("NFrames sampling 2^30 frames = %d, want an error", n)
+	}
+}
+
+func TestVideoBoundsClashNamesTheDefault(t *testing.T) {
+	a, _ := FamilySpec(FamilyQwen3VLPlus, false)
+	src := VideoSource{Width: 640, Height: 480, Frames: 300, FPS: 30}
+	tests := []struct {
+		s      Spec
+		o      VideoOptions
+		option string
+		says   []string
+	}{
+		{a, VideoOptions{MaxPixels: 50000}, "max_pixels", []string{"50000", "default video min_pixels 65536"}},
+		{a, VideoOptions{MaxPixels: 4000}, "max_pixels", []string{"smallest min_pixels 4096", "at least 4096"}},
+		{a, VideoOptions{MinPixels: 700000}, "min_pixels", []string{"700000", "default video max_pixels 655360"}},
+		{CustomSpec(28), VideoOptions{MaxPixels: 50000}, "max_pixels", []string{"default video min_pixels 100352", "VIDEO_MIN_PIXELS"}},
+		{a, VideoOptions{MinPixels: 200000, MaxPixels: 100000}, "min_pixels", []string{"greater than max_pixels 100000"}},
+	}
+	for _, tt := range tests {
+		_, err := PlanVideo(src, tt.s, tt.o)
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != tt.option {
+			t.Errorf("%+v: err = %v, want an OptionError for %s", tt.o, err, tt.option)
+			continue
+		}
+		for _, w := range tt.says {
+			if !strings.Contains(oe.Msg, w) {
+				t.Errorf("%+v: %q does not say %q", tt.o, oe.Msg, w)
+			}
+		}
+		if _, err := PlanImageList(640, 480, 8, tt.s, tt.o); !errors.As(err, &oe) {
+			t.Errorf("image list %+v: err = %v, want an OptionError", tt.o, err)
+		}
+	}
+}
+
+func TestNFramesWithinModelAndFPSRange(t *testing.T) {
+	a, _ := FamilySpec(FamilyQwen3VLPlus, false)
+	d, _ := FamilySpec(FamilyQwen25VL, false)
+	tests := []struct {
+		name   string
+		s      Spec
+		frames int
+		o      VideoOptions
+		option string // "" means the plan must succeed
+	}{
+		{"nframes above max_frames 2000", a, 5000, VideoOptions{NFrames: 3000}, "nframes"},
+		{"nframes 2001 rounds to 2000: allowed", a, 100000, VideoOptions{NFrames: 2001}, ""},
+		{"nframes 2003 rounds to 2004: above", a, 100000, VideoOptions{NFrames: 2003}, "nframes"},
+		{"nframes above max_frames 512", d, 100000, VideoOptions{NFrames: 600}, "nframes"},
+		{"nframes sampling 18 fps", a, 2500, VideoOptions{NFrames: 1500}, "nframes"},
+		{"nframes sampling exactly 10 fps", a, 300, VideoOptions{NFrames: 100}, ""},
+		{"nframes sampling 0.05 fps", a, 108000, VideoOptions{NFrames: 180}, "nframes"},
+		{"min_frames forcing 20 fps", a, 60, VideoOptions{MinFrames: 40}, "min_frames"},
+		{"min_frames within range", a, 600, VideoOptions{MinFrames: 40}, ""},
+		{"fps 10 exactly", a, 300, VideoOptions{FPS: 10}, ""},
+		{"custom keeps qwen-vl-utils: nframes at 18 fps", CustomSpec(28), 5000, VideoOptions{NFrames: 3000}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := PlanVideo(VideoSource{Width: 640, Height: 480, Frames: tt.frames, FPS: 30}, tt.s, tt.o)
+			if tt.option == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var oe *OptionError
+			if !errors.As(err, &oe) || oe.Option != tt.option {
+				t.Fatalf("plan %d frames at %v fps, err %v; want an OptionError for %s", p.Frames, p.SampleFPS, err, tt.option)
+			}
+		})
 	}
 }

@@ -40,7 +40,7 @@ func globalFlags() []cli.Flag {
 func apiFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "region", Value: "intl", Usage: "DashScope region: intl (Singapore), us (Virginia), cn (Beijing) or hk (Hong Kong)"},
-		&cli.StringFlag{Name: "base-url", Usage: "API base `URL` (scheme and host), overrides --region", EnvVars: []string{"DASHSCOPE_BASE_URL"}},
+		&cli.StringFlag{Name: "base-url", Usage: "API base `URL` (scheme and host only), overrides --region; $DASHSCOPE_BASE_URL applies when neither is given"},
 		&cli.StringFlag{Name: "api", Value: "native", Usage: "API flavour: native or openai (OpenAI-compatible)"},
 	}
 }
@@ -82,7 +82,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: false,
 		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitCodesHelp + "\n\nENVIRONMENT:\n" +
 			"   DASHSCOPE_API_KEY    API key for ask and run (never printed)\n" +
-			"   DASHSCOPE_BASE_URL   API base URL (scheme and host), as --base-url\n" +
+			"   DASHSCOPE_BASE_URL   API base URL (scheme and host), when neither --base-url nor --region is given\n" +
 			"   VISION_MODEL         default model, as --model\n",
 	}
 	for _, c := range app.Commands {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/qwen-vision/vision/dashscope"
 	"github.com/qwen-vision/vision/pipeline"
@@ -69,14 +70,20 @@ func runAsk(c *cli.Context) error {
 		v := c.Bool("thinking")
 		o.Thinking = &v
 	}
-	stream := c.Bool("stream") || (!c.IsSet("stream") && isTTY(stdout) && !c.Bool("json"))
+	jsonOut, quiet := c.Bool("json"), c.Bool("quiet")
+	// With --json stdout carries only the JSON object: a stream, if asked
+	// for, is read internally and nothing is printed until the end.
+	stream := c.Bool("stream") || (!c.IsSet("stream") && isTTY(stdout) && !jsonOut)
+	reasoning := &reasoningBlock{w: stderr, off: quiet || jsonOut}
 	streamed := false
 	if stream {
 		o.OnDelta = func(d dashscope.Delta) error {
-			if d.Reasoning != "" && !c.Bool("quiet") {
-				io.WriteString(stderr, d.Reasoning)
+			if jsonOut {
+				return nil
 			}
+			reasoning.write(d.Reasoning)
 			if d.Text != "" {
+				reasoning.end()
 				streamed = true
 				_, err := io.WriteString(stdout, d.Text)
 				return err
@@ -103,7 +110,18 @@ func runAsk(c *cli.Context) error {
 		}
 		return errItemsFailed
 	}
+	var le *pipeline.LimitError
+	if errors.As(err, &le) {
+		for _, p := range le.Problems {
+			fmt.Fprintf(stderr, "vision: error: %s [%s]\n", p.Message, p.Code)
+			if p.Fix != "" {
+				fmt.Fprintf(stderr, "vision: hint: %s\n", p.Fix)
+			}
+		}
+		return errItemsFailed
+	}
 	if err != nil {
+		reasoning.end()
 		var ae *dashscope.APIError
 		if errors.As(err, &ae) {
 			return hintError{err, ae.Class().Hint()}
@@ -111,9 +129,9 @@ func runAsk(c *cli.Context) error {
 		return err
 	}
 	if dry {
-		return printPreview(stdout, stderr, res, c.Bool("quiet"))
+		return printPreview(stdout, stderr, res, quiet)
 	}
-	if c.Bool("json") {
+	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
 		return enc.Encode(map[string]any{
@@ -123,6 +141,10 @@ func runAsk(c *cli.Context) error {
 			"cost": costOrNil(res.Cost), "estimated_cost": costOrNil(res.EstCost), "currency": res.Cost.Currency,
 		})
 	}
+	if !stream {
+		reasoning.write(res.Response.Reasoning)
+	}
+	reasoning.end()
 	if !streamed {
 		io.WriteString(stdout, res.Response.Text)
 	}
@@ -130,12 +152,46 @@ func runAsk(c *cli.Context) error {
 		io.WriteString(stdout, "\n")
 	}
 	if res.Response.Partial {
-		fmt.Fprintln(stderr, "vision: warning: the answer is partial (the server timed out); ask again or raise --max-tokens")
+		fmt.Fprintln(stderr, "vision: warning: the answer is partial: the service stopped the call at its time limit; ask again, with --stream, or for less")
 	}
-	if !c.Bool("quiet") {
+	if !quiet {
 		printUsage(stderr, res)
 	}
 	return nil
+}
+
+// reasoningBlock writes a thinking model's reasoning to stderr between a
+// label and an end line, so it never mixes with the answer on stdout.
+type reasoningBlock struct {
+	w       io.Writer
+	off     bool // --quiet or --json
+	started bool
+	ended   bool
+	lastNL  bool
+}
+
+func (r *reasoningBlock) write(s string) {
+	if r.off || s == "" || r.ended {
+		return
+	}
+	if !r.started {
+		r.started = true
+		io.WriteString(r.w, "vision: reasoning:\n")
+	}
+	io.WriteString(r.w, s)
+	r.lastNL = strings.HasSuffix(s, "\n")
+}
+
+// end closes the block, if one was opened.
+func (r *reasoningBlock) end() {
+	if !r.started || r.ended {
+		return
+	}
+	r.ended = true
+	if !r.lastNL {
+		io.WriteString(r.w, "\n")
+	}
+	io.WriteString(r.w, "vision: end of reasoning\n")
 }
 
 func costOrNil(c tokens.Cost) any {

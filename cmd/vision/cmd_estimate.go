@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -61,7 +62,7 @@ func runEstimate(c *cli.Context, problemsOnly bool) error {
 	var tw *tabwriter.Writer
 	if !jsonOut && !problemsOnly {
 		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PATH\tKIND\tSIZE\tRESIZED\tFRAMES\tTOKENS\tINPUT\tCOST\tSTATUS")
+		fmt.Fprintln(tw, "PATH\tKIND\tFORMAT\tBYTES\tSIZE\tRESIZED\tDURATION\tFPS\tFRAMES\tTOKENS\tINPUT\tCOST\tSTATUS")
 	}
 	var problems []media.Problem
 	enc := json.NewEncoder(out)
@@ -96,7 +97,11 @@ func runEstimate(c *cli.Context, problemsOnly bool) error {
 		}
 	} else {
 		writeProblems(out, problems, cfg.Strict)
-		writeSummary(out, sum, c.Bool("quiet"))
+		if problemsOnly {
+			writeCounts(out, sum, c.Bool("quiet"))
+		} else {
+			writeSummary(out, sum, c.Bool("quiet"))
+		}
 	}
 	if sum.Failed > 0 || (problemsOnly || cfg.Strict) && sum.Problems > 0 {
 		return errItemsFailed
@@ -105,15 +110,21 @@ func runEstimate(c *cli.Context, problemsOnly bool) error {
 }
 
 func writeEstimateRow(tw io.Writer, e pipeline.Estimate) {
-	size, resized, frames, cost := "-", "-", "-", "-"
-	if e.Width > 0 {
-		size = fmt.Sprintf("%dx%d", e.Width, e.Height)
-	}
-	if e.ResizedWidth > 0 {
-		resized = fmt.Sprintf("%dx%d", e.ResizedWidth, e.ResizedHeight)
-	}
+	frames, cost, duration, fps := "-", "-", "-", "-"
 	if e.Frames > 0 {
 		frames = fmt.Sprint(e.Frames)
+	}
+	if e.DurationS > 0 {
+		duration = fmt.Sprintf("%.2fs", e.DurationS)
+	}
+	if e.SourceFPS > 0 {
+		fps = strconv.FormatFloat(e.SourceFPS, 'f', -1, 64)
+		if len(fps) > 6 {
+			fps = fmt.Sprintf("%.3f", e.SourceFPS)
+		}
+		if e.VFR {
+			fps += " vfr"
+		}
 	}
 	if e.Cost != nil {
 		cost = formatCost(*e.Cost, e.Currency)
@@ -133,7 +144,22 @@ func writeEstimateRow(tw io.Writer, e pipeline.Estimate) {
 		}
 		status += " [" + strings.Join(codes, ",") + "]"
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Path, e.Kind, size, resized, frames, e.Tokens, e.InputTokens, cost, status)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Path, e.Kind, orDash(e.Format), bytesText(e.Bytes),
+		sizeText(e.Width, e.Height), sizeText(e.ResizedWidth, e.ResizedHeight), duration, fps, frames, e.Tokens, e.InputTokens, cost, status)
+}
+
+// bytesText renders a file size in decimal units, as the API's limits are
+// written: 611 B, 7.1 kB, 2.35 MB.
+func bytesText(n int64) string {
+	switch {
+	case n <= 0:
+		return "-"
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1000)
+	}
+	return fmt.Sprintf("%.2f MB", float64(n)/1e6)
 }
 
 func writeProblems(w io.Writer, ps []media.Problem, strict bool) {
@@ -147,6 +173,27 @@ func writeProblems(w io.Writer, ps []media.Problem, strict bool) {
 			fmt.Fprintf(w, "    fix: %s\n", p.Fix)
 		}
 	}
+}
+
+// writeCounts is check's closing line: the counts of files and problems.
+func writeCounts(w io.Writer, s pipeline.Summary, quiet bool) {
+	if quiet {
+		return
+	}
+	fmt.Fprintf(w, "\n%d files: %d ok, %d skipped, %d failed; %s\n", s.Files, s.OK, s.Skipped, s.Failed, problemCounts(s))
+}
+
+// problemCounts renders "problems: N, warnings: M: code ×k, …".
+func problemCounts(s pipeline.Summary) string {
+	parts := make([]string, 0, len(s.ProblemsByCode))
+	for _, code := range s.Codes() {
+		parts = append(parts, fmt.Sprintf("%s ×%d", code, s.ProblemsByCode[code]))
+	}
+	out := fmt.Sprintf("problems: %d, warnings: %d", s.Problems, s.Warnings)
+	if len(parts) > 0 {
+		out += ": " + strings.Join(parts, ", ")
+	}
+	return out
 }
 
 func writeSummary(w io.Writer, s pipeline.Summary, quiet bool) {
@@ -170,11 +217,7 @@ func writeSummary(w io.Writer, s pipeline.Summary, quiet bool) {
 		fmt.Fprintf(w, "cost: %s%s\n", formatCost(s.Cost, s.Currency), note)
 	}
 	if len(s.ProblemsByCode) > 0 {
-		parts := make([]string, 0, len(s.ProblemsByCode))
-		for _, code := range s.Codes() {
-			parts = append(parts, fmt.Sprintf("%s ×%d", code, s.ProblemsByCode[code]))
-		}
-		fmt.Fprintf(w, "problems: %d, warnings: %d: %s\n", s.Problems, s.Warnings, strings.Join(parts, ", "))
+		fmt.Fprintln(w, problemCounts(s))
 	}
 }
 

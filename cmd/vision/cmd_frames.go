@@ -60,15 +60,15 @@ func runFrames(c *cli.Context) error {
 	enc.SetEscapeHTML(false)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	if !c.Bool("json") {
-		fmt.Fprintln(tw, "PATH\tFRAMES\tSIZE\tSAMPLE FPS\tTOKENS\tMANIFEST\tSTATUS")
+		fmt.Fprintln(tw, "PATH\tFRAMES\tSIZE\tSAMPLE FPS\tTOKENS\tMODE\tMANIFEST\tSTATUS")
 	}
 	o := pipeline.FramesOptions{OutDir: c.String("output"), Mode: mode, ContactSheet: c.Bool("contact-sheet"), QScale: c.Int("qscale")}
 	sum, err := pipeline.ExtractFiles(c.Context, cfg, c.Args().Slice(), c.App.Reader, o, func(r pipeline.FramesResult) error {
 		if c.Bool("json") {
 			return enc.Encode(r)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%d\t%s\t%s\n", r.Path, r.Written, sizeText(r.ResizedWidth, r.ResizedHeight),
-			r.SampleFPS, r.Tokens, orDash(r.Manifest), statusText(r.Estimate))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%d\t%s\t%s\t%s\n", r.Path, r.Written, sizeText(r.ResizedWidth, r.ResizedHeight),
+			r.SampleFPS, r.Tokens, orDash(r.Mode), orDash(r.Manifest), statusText(r.Estimate))
 		return nil
 	})
 	tw.Flush()

@@ -23,6 +23,27 @@ func modelsCommand() *cli.Command {
 type modelRow struct {
 	tokens.Model
 	Prices []tokens.Price `json:"prices"`
+	// PricedAs names the price rows' model when the name has none of its
+	// own and borrows the rows of the name it starts with.
+	PricedAs string `json:"priced_as,omitempty"`
+}
+
+// priceCell renders the lowest tier as input/output per million tokens,
+// "?" for an unknown output price and a leading "≈" when the rows are
+// borrowed from another name (see tokens.PriceTable.Lookup).
+func priceCell(name string, ps []tokens.Price) (cell string, borrowed bool) {
+	if len(ps) == 0 {
+		return "-", false
+	}
+	out := "?"
+	if ps[0].Output != nil {
+		out = fmt.Sprintf("%g", *ps[0].Output)
+	}
+	cell = fmt.Sprintf("%g/%s", ps[0].Input, out)
+	if ps[0].Model != name {
+		return "≈" + cell, true
+	}
+	return cell, false
 }
 
 func runModels(c *cli.Context) error {
@@ -31,33 +52,41 @@ func runModels(c *cli.Context) error {
 	if c.Bool("json") {
 		enc := json.NewEncoder(out)
 		for _, m := range tokens.Models() {
-			var ps []tokens.Price
+			row := modelRow{Model: m}
 			for _, r := range []string{"intl", "us", "cn", "hk"} {
-				ps = append(ps, prices.Lookup(m.Name, r)...)
+				row.Prices = append(row.Prices, prices.Lookup(m.Name, r)...)
 			}
-			if err := enc.Encode(modelRow{Model: m, Prices: ps}); err != nil {
+			if len(row.Prices) > 0 && row.Prices[0].Model != m.Name {
+				row.PricedAs = row.Prices[0].Model
+			}
+			if err := enc.Encode(row); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tFAMILY\tF\tIMAGE PX (MIN/DEFAULT MAX/MAX)\tVIDEO FRAME PX (DEFAULT/MAX)\tTOTAL PX\tMAX FRAMES\tLIST\tDURATION\tINTL $/M IN/OUT")
+	fmt.Fprintln(tw, "MODEL\tFAMILY\tF\tIMAGE PX MIN/DEFAULT/MAX\tHIGH-RES PX\tVIDEO FRAME PX MIN/DEFAULT/MAX\tTOTAL PX\tMAX FRAMES\tLIST\tDURATION\tINTL $/M IN/OUT")
+	var borrowed []string
 	for _, m := range tokens.Models() {
-		price := "-"
-		if ps := prices.Lookup(m.Name, "intl"); len(ps) > 0 {
-			price = fmt.Sprintf("%g/%g", ps[0].Input, ps[0].Output)
+		ps := prices.Lookup(m.Name, "intl")
+		price, b := priceCell(m.Name, ps)
+		if b {
+			borrowed = append(borrowed, fmt.Sprintf("%s as %s", m.Name, ps[0].Model))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d/%d/%d\t%d/%d\t%.0f\t%d\t%d-%d\t%gs-%s\t%s\n",
-			m.Name, m.Family, m.Factor, m.ImageMinPixels, m.ImageMaxPixelsDefault, m.ImageMaxPixels,
-			m.VideoMaxPixelsDefault, m.VideoMaxPixels, m.VideoTotalPixelsDefault, m.MaxFrames,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d/%d/%d\t%d\t%d/%d/%d\t%.0f\t%d\t%d-%d\t%gs-%s\t%s\n",
+			m.Name, m.Family, m.Factor, m.ImageMinPixels, m.ImageMaxPixelsDefault, m.ImageMaxPixels, m.HighResMaxPixels,
+			m.VideoMinPixelsDefault, m.VideoMaxPixelsDefault, m.VideoMaxPixels, m.VideoTotalPixelsDefault, m.MaxFrames,
 			m.ImageListMin, m.ImageListMax, m.VideoMinSeconds, duration(m.VideoMaxSeconds), price)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if !c.Bool("quiet") {
-		fmt.Fprintln(out, "\nSources for every number: vision models --json (field \"sources\"). Prices: per million tokens, as of the dates in --json.")
+		fmt.Fprintln(out, "\nSources for every number: vision models --json (field \"sources\"). Prices: per million tokens, as of the dates in --json; ? = not known.")
+		if len(borrowed) > 0 {
+			fmt.Fprintf(out, "≈ no price row of its own: priced as the name it extends (e.g. %s; %d models, \"priced_as\" in --json); check before relying on it.\n", borrowed[0], len(borrowed))
+		}
 	}
 	return nil
 }

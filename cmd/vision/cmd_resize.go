@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/qwen-vision/vision/pipeline"
@@ -15,14 +16,16 @@ func resizeCommand() *cli.Command {
 		Usage:     "write smart-resized, EXIF-upright images",
 		ArgsUsage: "PATH... -o DIR",
 		Description: "Writes each image upright and at exactly the size the model will see it, below DIR,\n" +
-			"mirroring the folders it came from. Files already at their size in an accepted format are copied\n" +
-			"byte for byte. Writes are atomic; inputs are never overwritten.\n\n" +
+			"mirroring the folders it came from (several folder arguments: each below its own name). Files already\n" +
+			"at their size in an accepted format are copied byte for byte. Writes are atomic; inputs are never\n" +
+			"overwritten, and existing files only with --overwrite (else they are skipped).\n\n" +
 			"   vision resize photos/ -o resized/\n" +
 			"   vision resize --model qwen-vl-max --format png scan.tiff -o out/",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (required)"},
 			&cli.StringFlag{Name: "format", Usage: "output format: jpeg or png (default: keep files already at their size in an accepted format, else jpeg)"},
 			&cli.IntFlag{Name: "quality", Usage: "JPEG quality 1–100 (default 90)"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "replace output files that already exist (never an input); without it they are skipped"},
 		}, append(mediaFlags(), costFlags()...)...),
 		Action: runResize,
 	}
@@ -58,7 +61,8 @@ func runResize(c *cli.Context) error {
 	if !c.Bool("json") {
 		fmt.Fprintln(tw, "PATH\tSIZE\tRESIZED\tOUTPUT\tBYTES\tSTATUS")
 	}
-	opts := pipeline.ResizeOptions{OutDir: c.String("output"), Format: format, Quality: c.Int("quality")}
+	var notes []string
+	opts := pipeline.ResizeOptions{OutDir: c.String("output"), Format: format, Quality: c.Int("quality"), Overwrite: c.Bool("overwrite")}
 	sum, err := pipeline.ResizeFiles(c.Context, cfg, c.Args().Slice(), c.App.Reader, opts, func(r pipeline.Resized) error {
 		if c.Bool("json") {
 			return enc.Encode(r)
@@ -69,9 +73,15 @@ func runResize(c *cli.Context) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Path, sizeText(r.Width, r.Height), sizeText(r.ResizedWidth, r.ResizedHeight),
 			orDash(r.Output), r.OutBytes, status)
+		for _, n := range r.Notes {
+			if !strings.HasPrefix(n, "original bytes sent") { // the status says so
+				notes = append(notes, r.Path+": note: "+n)
+			}
+		}
 		return nil
 	})
 	tw.Flush()
+	writeNotes(out, notes)
 	if err != nil {
 		return err
 	}

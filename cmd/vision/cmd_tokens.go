@@ -72,6 +72,12 @@ func runTokens(c *cli.Context) error {
 		}
 		sizes = append(sizes, size{w, h})
 	}
+	for _, f := range []string{"min-pixels", "max-pixels"} {
+		if c.IsSet(f) && c.Int(f) <= 0 {
+			return usagef("--%s %d: must be positive (leave it out for the model's default)", f, c.Int(f))
+		}
+	}
+	warnIgnoredTokenFlags(c)
 	var vo tokens.VideoOptions
 	var frames int
 	if c.Bool("video") {
@@ -126,40 +132,81 @@ func runTokens(c *cli.Context) error {
 	return nil
 }
 
+// warnIgnoredTokenFlags says on stderr which given flags have no effect, so
+// none is ignored silently.
+func warnIgnoredTokenFlags(c *cli.Context) {
+	if c.Bool("quiet") {
+		return
+	}
+	w := c.App.ErrWriter
+	if c.IsSet("factor") && c.IsSet("model") {
+		fmt.Fprintf(w, "vision: warning: --factor %d describes a custom deployment: the registry defaults and caps of --model %s are off (leave out --factor to use them)\n", c.Int("factor"), c.String("model"))
+	}
+	switch {
+	case c.Bool("high-res") && c.Bool("video"):
+		// seed 000 line 1631: vl_high_resolution_images raises the pixel limit for input images.
+		fmt.Fprintln(w, "vision: warning: --high-res (vl_high_resolution_images) applies to images only (seed 000 line 1631); video frames keep their min/max/total pixels")
+	case c.Bool("high-res") && c.IsSet("max-pixels"):
+		// seed 000 line 1633: with vl_high_resolution_images the max_pixels setting is ignored.
+		fmt.Fprintln(w, "vision: warning: --max-pixels is ignored with --high-res, which uses the fixed high-resolution cap (seed 000 line 1633)")
+	}
+}
+
 // videoOptions reads the video flags; it returns the source's frame count.
+// Every number must be finite and in range: NaN and ±Inf parse as floats
+// but would make frame counts meaningless.
 func videoOptions(c *cli.Context) (tokens.VideoOptions, int, error) {
 	vo := tokens.VideoOptions{
 		FPS: c.Float64("fps"), NFrames: c.Int("nframes"), MinFrames: c.Int("min-frames"),
 		MaxFrames: c.Int("max-frames"), TotalPixels: c.Float64("total-pixels"),
 	}
-	if c.IsSet("start") {
-		v := c.Float64("start")
-		vo.Start = &v
+	for _, f := range []string{"nframes", "min-frames", "max-frames"} {
+		if c.IsSet(f) && c.Int(f) <= 0 {
+			return vo, 0, usagef("--%s %d: must be a positive number of frames", f, c.Int(f))
+		}
 	}
-	if c.IsSet("end") {
-		v := c.Float64("end")
-		vo.End = &v
-	}
-	if c.IsSet("fps") && (vo.FPS < 0.1 || vo.FPS > 10) {
+	if c.IsSet("fps") && !(vo.FPS >= 0.1 && vo.FPS <= 10) { // NaN fails too
 		return vo, 0, usagef("--fps %g: must be within [0.1, 10] (seed 000 line 1285)", vo.FPS)
 	}
-	if sf := c.Float64("source-fps"); sf <= 0 || math.IsInf(sf, 0) || math.IsNaN(sf) {
-		return vo, 0, usagef("--source-fps %g: must be positive", sf)
+	if c.IsSet("total-pixels") && !(vo.TotalPixels > 0 && vo.TotalPixels <= tokens.MaxPixelBound) {
+		return vo, 0, usagef("--total-pixels %g: must be a positive number of pixels, at most 2^53", vo.TotalPixels)
+	}
+	for _, f := range []string{"start", "end"} {
+		if !c.IsSet(f) {
+			continue
+		}
+		v := c.Float64(f)
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return vo, 0, usagef("--%s %g: must be a finite number of seconds, at least 0", f, v)
+		}
+		if f == "start" {
+			vo.Start = &v
+		} else {
+			vo.End = &v
+		}
+	}
+	sf := c.Float64("source-fps")
+	if !(sf > 0) || math.IsInf(sf, 0) {
+		return vo, 0, usagef("--source-fps %g: must be a positive, finite frame rate", sf)
 	}
 	switch {
 	case c.IsSet("frames") && c.IsSet("duration"):
 		return vo, 0, usagef("give --frames or --duration, not both")
 	case c.IsSet("frames"):
-		if c.Int("frames") <= 0 {
-			return vo, 0, usagef("--frames %d: must be positive", c.Int("frames"))
+		if n := c.Int("frames"); n <= 0 || n > tokens.MaxSourceFrames {
+			return vo, 0, usagef("--frames %d: must be between 1 and %d", n, tokens.MaxSourceFrames)
 		}
 		return vo, c.Int("frames"), nil
 	case c.IsSet("duration"):
 		d := c.Float64("duration")
-		if d <= 0 {
-			return vo, 0, usagef("--duration %g: must be positive", d)
+		if !(d > 0) || math.IsInf(d, 0) {
+			return vo, 0, usagef("--duration %g: must be a positive, finite number of seconds", d)
 		}
-		return vo, int(math.RoundToEven(d * c.Float64("source-fps"))), nil
+		n := math.RoundToEven(d * sf)
+		if !(n >= 1 && n <= tokens.MaxSourceFrames) {
+			return vo, 0, usagef("--duration %g at --source-fps %g is %.4g frames: want 1 to %d", d, sf, n, tokens.MaxSourceFrames)
+		}
+		return vo, int(n), nil
 	}
 	return vo, 0, usagef("--video needs --frames N or --duration SECONDS")
 }
@@ -195,10 +242,16 @@ func printTokens(c *cli.Context, rows []tokensRow) error {
 	} else {
 		fmt.Fprintln(tw, "SIZE\tRESIZED\tTOKENS\tINPUT TOKENS\t")
 	}
+	empty := "-\t-\t-\t"
+	if video {
+		empty = "-\t-\t-\t-\t-\t"
+	}
 	for _, r := range rows {
 		size := fmt.Sprintf("%dx%d", r.Width, r.Height)
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\terror: %s\t\n", size, r.Error)
+			// Dashes keep the columns; the error follows the last one
+			// (text after the last tab is not part of any column).
+			fmt.Fprintf(tw, "%s\t%s  error: %s\n", size, empty, r.Error)
 			continue
 		}
 		resized := fmt.Sprintf("%dx%d", r.ResizedWidth, r.ResizedHeight)

@@ -59,7 +59,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitInterrupted
 	case errors.Is(err, errItemsFailed):
 		return exitItemsFailed
-	case errors.As(err, &ue), errors.As(err, &oe), errors.As(err, &um):
+	case errors.As(err, &ue), errors.As(err, &oe), errors.As(err, &um), errors.Is(err, tokens.ErrBounds):
 		return exitUsage
 	}
 	return exitError
@@ -74,7 +74,7 @@ func reportError(w io.Writer, err error) {
 	msg := strings.TrimPrefix(err.Error(), "tokens: ")
 	fmt.Fprintf(w, "vision: error: %s\n", msg)
 	var he hintError
-	if errors.As(err, &he) {
+	if errors.As(err, &he) && he.hint != "" {
 		fmt.Fprintf(w, "vision: hint: %s\n", he.hint)
 	}
 }

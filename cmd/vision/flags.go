@@ -23,6 +23,7 @@ func mediaFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "total-pixels", Usage: "video: total_pixels budget (default: the model's)"},
 		&cli.Float64Flag{Name: "start", Usage: "video: start of the range to sample, in seconds"},
 		&cli.Float64Flag{Name: "end", Usage: "video: end of the range to sample, in seconds"},
+		&cli.IntFlag{Name: "max-decode-pixels", Usage: fmt.Sprintf("largest image (width × height from its header) decoded; larger ones are refused as possible decompression bombs (default %d, ~716 MB of memory)", media.DefaultMaxPixels)},
 	}
 }
 
@@ -57,6 +58,11 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 		Region:       c.String("region"),
 		Transport:    media.Transport(c.String("transport")),
 		Strict:       c.Bool("strict"),
+
+		MaxDecodePixels: c.Int("max-decode-pixels"),
+	}
+	if n := cfg.MaxDecodePixels; c.IsSet("max-decode-pixels") && n <= 0 {
+		return cfg, usagef("--max-decode-pixels %d: must be positive", n)
 	}
 	if c.IsSet("start") {
 		v := c.Float64("start")
@@ -72,6 +78,13 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 	case "intl", "us", "cn", "hk":
 	default:
 		return cfg, usagef("--region %q: want intl, us, cn or hk", cfg.Region)
+	}
+	if definesFlag(c, "base-url") { // ask, run: prices follow the endpoint
+		ep, err := resolveEndpoint(c)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Region = ep.region
 	}
 	switch cfg.Transport {
 	case "":
@@ -104,7 +117,28 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 	return cfg, nil
 }
 
+// definesFlag reports whether the running command has the flag.
+func definesFlag(c *cli.Context, name string) bool {
+	if c.Command == nil {
+		return false
+	}
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func formatCost(cost float64, currency string) string {
+	if currency == "" { // nothing was priced
+		if cost == 0 {
+			return "0"
+		}
+		return fmt.Sprintf("%.4f (currency unknown)", cost)
+	}
 	sym := currency + " "
 	switch currency {
 	case "USD":

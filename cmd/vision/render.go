@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/qwen-vision/vision/pipeline"
 	"github.com/urfave/cli/v2"
@@ -50,4 +51,16 @@ func finishFiles(c *cli.Context, enc *json.Encoder, sum pipeline.Summary, done s
 		return errItemsFailed
 	}
 	return nil
+}
+
+// writeNotes prints what was done to items and why ("JPEG quality lowered
+// from 90 to 80 to fit …") after a table.
+func writeNotes(w io.Writer, notes []string) {
+	if len(notes) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
 }

@@ -1,8 +1,12 @@
 // Package dashtest is a strict stand-in for DashScope's native multimodal
-// generation endpoint, for tests: it checks every request (method, path,
-// auth header, JSON shape, data-URL MIME types against the bytes), answers
-// deterministically from the media it received, and injects faults on
-// demand (429 with Retry-After, 500, connection resets, stalls).
+// generation endpoint and its temporary-upload protocol, for tests: it
+// checks every request (method, path, auth header, JSON shape, data-URL
+// MIME types against the bytes, the API's base64 limits, oss:// URLs only
+// for files uploaded for the same model and only with
+// X-DashScope-OssResourceResolve: enable), serves getPolicy and the OSS
+// PostObject form with strict checks (upload.go), answers deterministically
+// from the media it received, and injects faults on demand (429 with
+// Retry-After, 500, connection resets, stalls).
 package dashtest
 
 import (
@@ -52,6 +56,8 @@ type Request struct {
 	Width  int      // of the first image or frame
 	Height int
 	Fault  Fault
+	// Base64 and OSS count the media sent as data URLs and as oss:// URLs.
+	Base64, OSS int
 }
 
 // Key is the media key of a request: the hash of its first image or frame.
@@ -76,7 +82,18 @@ type Server struct {
 	mu         sync.Mutex
 	reqs       []Request
 	violations []string
+	policies   map[string]policy // by policy document
+	objects    map[string]object // uploaded files by OSS key
 }
+
+// The API's limits on inline media (seed 001 lines 2244, 2250, 2260): a
+// base64 data URL must stay within 10 MB, and a request carries at most
+// 250 of them; by URL at most 256 images (2,048 for Qwen3.7).
+const (
+	MaxBase64Bytes   = 10 * 1000 * 1000
+	MaxBase64Items   = 250
+	MaxImageURLItems = 256
+)
 
 // New starts a stand-in expecting key; it is closed when the test ends.
 func New(t interface{ Cleanup(func()) }, key string) *Server {
@@ -127,6 +144,14 @@ func (s *Server) violate(w http.ResponseWriter, n int, format string, args ...an
 }
 
 func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
+	switch req.URL.Path {
+	case UploadsPath:
+		s.servePolicy(w, req)
+		return
+	case OSSPath:
+		s.serveOSS(w, req)
+		return
+	}
 	r := Request{At: time.Now()}
 	s.mu.Lock()
 	r.N = len(s.reqs) + 1
@@ -180,17 +205,20 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		s.violate(w, r.N, "want a model and one user message")
 		return
 	}
+	ossOK := req.Header.Get("X-DashScope-OssResourceResolve") == "enable"
+	images := 0
 	for _, c := range body.Input.Messages[0].Content {
 		switch {
 		case c["text"] != nil:
 			r.Prompt, _ = c["text"].(string)
 		case c["image"] != nil:
 			url, _ := c["image"].(string)
-			if err := s.media(&r, url); err != nil {
+			if err := s.media(&r, url, ossOK); err != nil {
 				s.violate(w, r.N, "image: %v", err)
 				return
 			}
 			r.Kind = "image"
+			images++
 		case c["video"] != nil:
 			list, ok := c["video"].([]any)
 			if !ok || len(list) < 4 {
@@ -203,7 +231,7 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 			}
 			for _, f := range list {
 				url, _ := f.(string)
-				if err := s.media(&r, url); err != nil {
+				if err := s.media(&r, url, ossOK); err != nil {
 					s.violate(w, r.N, "frame: %v", err)
 					return
 				}
@@ -216,6 +244,14 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if len(r.Media) == 0 || strings.TrimSpace(r.Prompt) == "" {
 		s.violate(w, r.N, "want media and a prompt")
+		return
+	}
+	if r.Base64 > MaxBase64Items {
+		s.violate(w, r.N, "%d base64 data URLs in one request; the API accepts at most %d", r.Base64, MaxBase64Items)
+		return
+	}
+	if limit := MaxImageURLItems; images > limit && !strings.HasPrefix(r.Model, "qwen3.7") {
+		s.violate(w, r.N, "%d images in one request; the API accepts at most %d", images, limit)
 		return
 	}
 	if s.Fault != nil {
@@ -286,23 +322,47 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 	})
 }
 
-// media checks a data URL: base64 of bytes whose sniffed type is the
-// declared one, and a decodable image header.
-func (s *Server) media(r *Request, url string) error {
-	rest, ok := strings.CutPrefix(url, "data:")
-	if !ok {
-		return fmt.Errorf("want a data URL, got %.40q", url)
-	}
-	mime, b64, ok := strings.Cut(rest, ";base64,")
-	if !ok {
-		return fmt.Errorf("data URL without ;base64,")
-	}
-	data, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return fmt.Errorf("bad base64: %v", err)
+// media checks one image or frame: a data URL of base64 within the API's
+// limit, or an oss:// URL of a file uploaded for this model, sent with the
+// resolve header; either way bytes whose sniffed type is the declared one
+// and a decodable image header.
+func (s *Server) media(r *Request, url string, ossOK bool) error {
+	var mime string
+	var data []byte
+	switch {
+	case strings.HasPrefix(url, "oss://"):
+		if !ossOK {
+			return fmt.Errorf("%.60s without X-DashScope-OssResourceResolve: enable", url)
+		}
+		o, err := s.ossObject(url)
+		if err != nil {
+			return err
+		}
+		if o.model != r.Model {
+			return fmt.Errorf("%.60s was uploaded for %s, not %s", url, o.model, r.Model)
+		}
+		mime, data = o.mime, o.data
+		r.OSS++
+	case strings.HasPrefix(url, "data:"):
+		if len(url) > MaxBase64Bytes {
+			return fmt.Errorf("data URL of %d bytes; the API accepts at most %d", len(url), MaxBase64Bytes)
+		}
+		var b64 string
+		var ok bool
+		mime, b64, ok = strings.Cut(strings.TrimPrefix(url, "data:"), ";base64,")
+		if !ok {
+			return fmt.Errorf("data URL without ;base64,")
+		}
+		var err error
+		if data, err = base64.StdEncoding.DecodeString(b64); err != nil {
+			return fmt.Errorf("bad base64: %v", err)
+		}
+		r.Base64++
+	default:
+		return fmt.Errorf("want a data: or oss:// URL, got %.40q", url)
 	}
 	if sniffed := http.DetectContentType(data); sniffed != mime {
-		return fmt.Errorf("data URL says %s, bytes are %s", mime, sniffed)
+		return fmt.Errorf("URL says %s, bytes are %s", mime, sniffed)
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {

@@ -8,7 +8,8 @@
 # be checked. See testdata/video/README.md for what each file must probe as.
 #
 # Usage: testdata/gen/videos.sh  (from the repository root; needs ffmpeg with
-# libx264, libvpx and aac, e.g. Debian's ffmpeg package)
+# libx264, libvpx, libtheora, mpeg2video and aac, e.g. Debian's ffmpeg
+# package)
 set -eu
 
 out=testdata/video
@@ -66,11 +67,39 @@ ff -f lavfi -i "$(src 160 90 25 4)" $x264 $exact "$tmp/full.mp4"
 size=$(wc -c <"$tmp/full.mp4")
 head -c $((size / 2)) "$tmp/full.mp4" >"$out/truncated.mp4"
 
+# Containers whose frame count or timestamps need the packets.
+# 8 s at 25 fps (200 frames) as the source of the cuts below.
+ff -f lavfi -i "$(src 160 90 25 8)" $x264 $exact "$tmp/long8.mp4"
+# Trimmed MP4: cut from 1.5 s by stream copy, so an edit list hides the 13
+# packets before the cut (decoded only to build the frames after it):
+# nb_frames 115, 102 frames shown; the first shows index 38 of long8.
+ff -ss 1.5 -i "$tmp/long8.mp4" -c copy -t 4 $exact "$out/trimmed.mp4"
+# MKV stores no frame count: 145 packets, duration 5.84 s, so the header
+# estimate (5.84 × 25 = 146) names a frame that does not exist.
+ff -i "$tmp/long8.mp4" -c copy -t 5.7 $exact "$out/cut.mkv"
+# VFR in MKV: 55 frames, estimated 2.966 × 18.13 = 54.
+ff -i "$out/vfr.mp4" -c copy $exact "$out/vfr.mkv"
+# MPEG-TS (start_time 1.48 s): ffmpeg's input seeking lands past the
+# frame asked for.
+ff -i "$tmp/long8.mp4" -c copy -t 4 -f mpegts $exact "$out/clip.ts"
+# MPEG-PS, MPEG-2 with B-frames: most packets carry no pts.
+ff -f lavfi -i "$(src 160 90 25 4)" -c:v mpeg2video -q:v 8 -g 25 -bf 2 $exact -f mpeg "$out/mpeg2.mpg"
+# Anamorphic: stored 180x144 with pixel aspect 64:45, shown 256x144.
+ff -f lavfi -i "$(src 180 144 25 2),setsar=64/45" $x264 $exact "$out/anamorphic.mp4"
+# Ogg Theora: a container ffprobe reads that the API does not list.
+ff -f lavfi -i "$(src 160 90 25 3)" -c:v libtheora -q:v 5 -g 25 $exact "$out/clip.ogv"
+# Damaged: 400 bytes zeroed halfway through long8's mdat; the decoder
+# drops the frames it cannot decode (about 23 from 5 s on).
+cp "$tmp/long8.mp4" "$out/damaged.mp4"
+size=$(wc -c <"$out/damaged.mp4")
+dd if=/dev/zero of="$out/damaged.mp4" bs=1 seek=$((size / 2)) count=400 conv=notrunc status=none
+
 # Not a video at all.
 printf 'this is a text file, not a video\n' >"$out/not_video.mp4"
 
 # Recorded ffprobe output, for the pure parser's tests.
-for f in cfr_h264.mp4 rotated_90.mp4 vfr.mp4 clip.mkv clip.webm clip.avi with_audio.mov audio_only.m4a short_1s.mp4; do
+for f in cfr_h264.mp4 rotated_90.mp4 vfr.mp4 clip.mkv clip.webm clip.avi with_audio.mov audio_only.m4a short_1s.mp4 \
+	trimmed.mp4 cut.mkv vfr.mkv clip.ts mpeg2.mpg anamorphic.mp4 clip.ogv; do
 	ffprobe -v error -print_format json -show_format -show_streams "file:$out/$f" |
 		sed "s|file:$out/|file:|" >"$out/ffprobe/${f%.*}.$(echo "$f" | sed 's/.*\.//').json"
 done

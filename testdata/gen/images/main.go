@@ -32,7 +32,10 @@ import (
 	"golang.org/x/image/tiff"
 )
 
-var out = flag.String("o", "testdata/images", "output directory")
+var (
+	out      = flag.String("o", "testdata/images", "output directory")
+	heifOnly = flag.Bool("ffmpeg-only", false, "write only the fixtures made with ffmpeg (heif.go: HEIC, animated WEBP)")
+)
 
 var (
 	bg    = color.RGBA{220, 220, 220, 255}
@@ -80,6 +83,15 @@ func main() {
 		log.Fatal(err)
 	}
 	p := pattern()
+	if *heifOnly {
+		tmp, err := os.MkdirTemp("", "imagegen")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(tmp)
+		writeHEIFFixtures(tmp)
+		return
+	}
 
 	write("jpeg.jpg", encJPEG(p, 95))
 	write("photo é 1.jpg", encJPEG(p, 95))
@@ -136,6 +148,7 @@ func main() {
 	magick("avif.avif", src, "-quality", "50")
 	magick("cmyk.jpg", src, "-colorspace", "CMYK", "-quality", "95")
 	magick("tiff_orient6.tif", src6, "-orient", "RightTop", "-compress", "zip")
+	writeHEIFFixtures(tmp)
 }
 
 func write(name string, b []byte) {

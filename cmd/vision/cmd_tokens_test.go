@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/qwen-vision/vision/tokens"
+)
+
+// TestTokensBadNumbersExitUsage: settings that cannot work are usage errors
+// (exit 2) with a message naming the flag, never a row of garbage or exit 1.
+func TestTokensBadNumbersExitUsage(t *testing.T) {
+	video := []string{"tokens", "--json", "--video"}
+	tests := []struct {
+		args []string
+		says []string
+	}{
+		// min_pixels above max_pixels once the defaults are filled in.
+		{append(video, "--frames", "300", "--max-pixels", "50000", "640x480"), []string{"max_pixels", "default video min_pixels 65536"}},
+		{append(video, "--frames", "300", "--factor", "28", "--max-pixels", "50000", "640x480"), []string{"max_pixels", "default video min_pixels 100352"}},
+		{append(video, "--frames", "300", "--min-pixels", "700000", "640x480"), []string{"min_pixels", "default video max_pixels 655360"}},
+		{[]string{"tokens", "--max-pixels", "3000", "640x480"}, []string{"max_pixels", "default image min_pixels 65536"}},
+		// NaN, Inf and absurd floats.
+		{append(video, "--frames", "300", "--total-pixels", "NaN", "640x480"), []string{"--total-pixels NaN"}},
+		{append(video, "--frames", "300", "--total-pixels", "Inf", "640x480"), []string{"--total-pixels +Inf"}},
+		{append(video, "--frames", "300", "--total-pixels", "-1", "640x480"), []string{"--total-pixels -1"}},
+		{append(video, "--frames", "300", "--fps", "NaN", "640x480"), []string{"--fps NaN"}},
+		{append(video, "--frames", "300", "--fps", "0", "640x480"), []string{"--fps 0"}},
+		{append(video, "--duration", "NaN", "640x480"), []string{"--duration NaN"}},
+		{append(video, "--duration", "Inf", "640x480"), []string{"--duration +Inf"}},
+		{append(video, "--duration", "1e300", "640x480"), []string{"--duration 1e+300", "want 1 to"}},
+		{append(video, "--duration", "0.001", "640x480"), []string{"--duration 0.001", "want 1 to"}},
+		{append(video, "--frames", "300", "--start", "NaN", "640x480"), []string{"--start NaN"}},
+		{append(video, "--frames", "300", "--end", "-Inf", "640x480"), []string{"--end -Inf"}},
+		{append(video, "--frames", "300", "--start", "-1", "640x480"), []string{"--start -1"}},
+		{append(video, "--frames", "300", "--source-fps", "NaN", "640x480"), []string{"--source-fps NaN"}},
+		{append(video, "--frames", "3000000000", "640x480"), []string{"--frames 3000000000"}},
+		{append(video, "--frames", "300", "--nframes", "0", "640x480"), []string{"--nframes 0"}},
+		{[]string{"tokens", "--min-pixels", "-5", "640x480"}, []string{"--min-pixels -5"}},
+		// nframes above the model's max_frames or sampling outside [0.1, 10] fps.
+		{append(video, "--frames", "5000", "--nframes", "3000", "1920x1080"), []string{"nframes", "max_frames 2000"}},
+		{append(video, "--frames", "2500", "--nframes", "1500", "1920x1080"), []string{"nframes", "sample 18 fps", "between 9 and 833"}},
+		{append(video, "--frames", "108000", "--nframes", "100", "1920x1080"), []string{"nframes", "between 360 and 2000"}},
+		{append(video, "--frames", "60", "--min-frames", "40", "640x480"), []string{"min_frames", "sample 20 fps"}},
+		// Text-only models.
+		{[]string{"tokens", "--model", "qwen3.7-max", "640x480"}, []string{"text-only", "seed 003 line 572", "qwen3.7-max-2026-06-08"}},
+		{[]string{"tokens", "--model", "qwen3.6-max-preview", "640x480"}, []string{"text-only"}},
+	}
+	for _, tt := range tests {
+		name := strings.Join(tt.args[1:], " ")
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != exitUsage || out != "" {
+				t.Fatalf("exit %d, want 2 and no output\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+			for _, w := range tt.says {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr %q does not say %q", errOut, w)
+				}
+			}
+		})
+	}
+}
+
+func TestTokensValidEdgesStillPlan(t *testing.T) {
+	// Custom deployments keep qwen-vl-utils' behaviour: nframes is not bound
+	// by the API's fps range.
+	code, out, errOut := runCLI(t, "tokens", "--json", "--video", "--factor", "28", "--frames", "5000", "--nframes", "3000", "640x480")
+	if code != 0 || !strings.Contains(out, `"frames":3000`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	// 10 fps exactly is inside the range.
+	code, out, errOut = runCLI(t, "tokens", "--json", "--video", "--frames", "300", "--nframes", "100", "640x480")
+	if code != 0 || !strings.Contains(out, `"sample_fps":10`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestExitCodeBoundsIsUsage(t *testing.T) {
+	err := fmt.Errorf("plan: %w", tokens.ErrBounds)
+	if got := exitCode(context.Background(), err); got != exitUsage {
+		t.Fatalf("exitCode(ErrBounds) = %d, want %d", got, exitUsage)
+	}
+}
+
+// columnEdges returns where each header column ends; the tables are right
+// aligned, so every cell of a column ends at the same offset.
+func columnEdges(t *testing.T, header string, names ...string) []int {
+	t.Helper()
+	var edges []int
+	from := 0
+	for _, n := range names {
+		i := strings.Index(header[from:], n)
+		if i < 0 {
+			t.Fatalf("header %q lacks %q", header, n)
+		}
+		from += i + len(n)
+		edges = append(edges, from)
+	}
+	return edges
+}
+
+func TestTokensTableAlignsErrorRows(t *testing.T) {
+	tests := []struct {
+		args    []string
+		columns []string
+	}{
+		{[]string{"tokens", "--factor", "28", "2201x11", "4x4", "1024x406"}, []string{"SIZE", "RESIZED", "TOKENS", "INPUT TOKENS"}},
+		{[]string{"tokens", "--video", "--frames", "300", "--factor", "28", "2201x11", "4x4"}, []string{"SIZE", "RESIZED", "FRAMES", "SAMPLE FPS", "TOKENS", "INPUT TOKENS"}},
+	}
+	for _, tt := range tests {
+		code, out, _ := runCLI(t, tt.args...)
+		if code != exitItemsFailed {
+			t.Fatalf("%v: exit %d, want 3", tt.args, code)
+		}
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		edges := columnEdges(t, lines[0], tt.columns...)
+		errorRows := 0
+		for _, l := range lines[1:] {
+			for i, e := range edges {
+				if len(l) < e || l[e-1] == ' ' || (len(l) > e && l[e] != ' ') {
+					t.Errorf("%v: row %q: column %s does not end at offset %d\n%s", tt.args, l, tt.columns[i], e, out)
+				}
+			}
+			if strings.Contains(l, "error:") {
+				errorRows++
+				if strings.Index(l, "error:") < edges[len(edges)-1] {
+					t.Errorf("error text inside the columns: %q", l)
+				}
+			}
+		}
+		if errorRows != 1 {
+			t.Errorf("%v: %d error rows\n%s", tt.args, errorRows, out)
+		}
+	}
+}
+
+func TestTokensWarnsAboutIgnoredFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		warn string // "" means no warning
+	}{
+		{[]string{"tokens", "--video", "--frames", "300", "--high-res", "640x480"}, "--high-res (vl_high_resolution_images) applies to images only"},
+		{[]string{"tokens", "--factor", "28", "--model", "qwen-vl-max", "640x480"}, "registry defaults and caps of --model qwen-vl-max are off"},
+		{[]string{"tokens", "--high-res", "--max-pixels", "1000000", "640x480"}, "--max-pixels is ignored with --high-res"},
+		{[]string{"tokens", "--high-res", "640x480"}, ""},
+		{[]string{"tokens", "--factor", "28", "640x480"}, ""},
+		{[]string{"tokens", "--quiet", "--video", "--frames", "300", "--high-res", "640x480"}, ""},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, tt.args...)
+		if code != 0 || out == "" {
+			t.Fatalf("%v: exit %d\n%s%s", tt.args, code, out, errOut)
+		}
+		if tt.warn == "" {
+			if errOut != "" {
+				t.Errorf("%v: unexpected stderr %q", tt.args, errOut)
+			}
+			continue
+		}
+		if !strings.HasPrefix(errOut, "vision: warning: ") || !strings.Contains(errOut, tt.warn) {
+			t.Errorf("%v: stderr %q, want a warning containing %q", tt.args, errOut, tt.warn)
+		}
+	}
+}
