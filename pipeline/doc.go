@@ -13,9 +13,13 @@
 // flight, paced by a [Limiter] (requests and estimated tokens per minute,
 // one shared pause on 429; see [PaceAttempts] for pacing the client's own
 // retries). One goroutine appends every input's [Record] to the [Journal]
-// and writes the preset's outputs atomically; Ctrl-C stops launching,
-// waits a grace period, then records what is left. --resume skips items
-// already ok with the same content hash and settings.
+// (locked, fsynced; the last record per id wins, see [Latest]), keeps each
+// answered PDF page in the page journal ([PagesPath]) and writes the
+// preset's outputs atomically; Ctrl-C stops launching, waits a grace
+// period, then records what is left. --resume skips items whose last
+// record is ok with the same content hash and settings, sends only the
+// pages of a PDF not kept, and writes outputs that failed from the answers
+// stored in the journal.
 //
 // # One request
 //

@@ -11,9 +11,11 @@ import (
 )
 
 // VideoEvent is one timed event of a video-events answer. Start and End are
-// seconds from the start of the video; StartTime and EndTime are the same
-// as HH:MM:SS (with .mmm when not whole). ModelStart and ModelEnd keep the
-// times the model wrote, before MapFrameTimes.
+// seconds from the start of the video, to the millisecond; StartTime and
+// EndTime are the same as HH:mm:ss exactly, the format seed 001 (line 248)
+// asks the model for, rounded to the nearest second (half to even).
+// ModelStart and ModelEnd keep the times the model wrote, before
+// MapFrameTimes.
 type VideoEvent struct {
 	StartTime  string  `json:"start_time"`
 	EndTime    string  `json:"end_time"`
@@ -87,13 +89,13 @@ func CheckVideoEvents(events []VideoEvent, duration, tolerance float64) []string
 			out = append(out, fmt.Sprintf("event %d: empty description", n))
 		}
 		if e.Start > e.End {
-			out = append(out, fmt.Sprintf("event %d: starts at %s, after it ends at %s", n, e.StartTime, e.EndTime))
+			out = append(out, fmt.Sprintf("event %d: starts at %s, after it ends at %s", n, clockTime(e.Start), clockTime(e.End)))
 		}
 		if e.Start < -tolerance {
-			out = append(out, fmt.Sprintf("event %d: starts at %s, before the video", n, e.StartTime))
+			out = append(out, fmt.Sprintf("event %d: starts at %s, before the video", n, clockTime(e.Start)))
 		}
 		if duration > 0 && e.End > duration+tolerance {
-			out = append(out, fmt.Sprintf("event %d: ends at %s, after the video ends at %s", n, e.EndTime, formatHMS(roundMS(duration))))
+			out = append(out, fmt.Sprintf("event %d: ends at %s, after the video ends at %s", n, clockTime(e.End), clockTime(roundMS(duration))))
 		}
 	}
 	return out
@@ -294,8 +296,15 @@ func parseEventTime(s string) (float64, error) {
 
 func roundMS(s float64) float64 { return math.Round(s*1000) / 1000 }
 
-// formatHMS writes seconds as HH:MM:SS, adding .mmm when not whole.
+// formatHMS writes seconds as HH:mm:ss, rounded to the nearest second
+// (half to even, like Python's round), for start_time and end_time.
 func formatHMS(sec float64) string {
+	return clockTime(math.RoundToEven(sec))
+}
+
+// clockTime writes seconds as HH:MM:SS, adding .mmm when not whole, for
+// messages that must not hide a sub-second difference.
+func clockTime(sec float64) string {
 	sign := ""
 	if sec < 0 {
 		sign, sec = "-", -sec

@@ -70,7 +70,8 @@ func TestEventParseFormatsTimes(t *testing.T) {
 		t.Fatal(err, evs)
 	}
 	e := evs[0]
-	if e.StartTime != "01:02:03" || e.EndTime != "01:02:03.250" || e.ModelStart != 3723 || e.ModelEnd != 3723.25 {
+	// HH:mm:ss exactly (seed 001 line 248); the precise times in start_s/end_s.
+	if e.StartTime != "01:02:03" || e.EndTime != "01:02:03" || e.End != 3723.25 || e.ModelStart != 3723 || e.ModelEnd != 3723.25 {
 		t.Errorf("got %+v", e)
 	}
 }
@@ -168,7 +169,7 @@ func TestEventMapFrameTimes(t *testing.T) {
 			t.Errorf("event %d mapped to %v, want %v", i+1, s, want[i])
 		}
 	}
-	if got[0].EndTime != "00:00:06" || got[1].StartTime != "00:00:01.500" || got[1].ModelStart != 0.25 {
+	if got[0].EndTime != "00:00:06" || got[1].StartTime != "00:00:02" || got[1].Start != 1.5 || got[1].ModelStart != 0.25 {
 		t.Errorf("mapped event = %+v", got[1])
 	}
 	if evs[0].End != 1 {
@@ -205,9 +206,13 @@ func TestEventTimeFormats(t *testing.T) {
 			t.Errorf("parseEventTime(%q) = %v, want an error", in, got)
 		}
 	}
-	for sec, want := range map[float64]string{0: "00:00:00", 5: "00:00:05", 3723.25: "01:02:03.250", 59.9996: "00:01:00", 36000: "10:00:00"} {
+	for sec, want := range map[float64]string{0: "00:00:00", 5: "00:00:05", 3723.25: "01:02:03", 59.9996: "00:01:00", 36000: "10:00:00",
+		2.5: "00:00:02", 3.5: "00:00:04", 4.49: "00:00:04", -1: "-00:00:01"} {
 		if got := formatHMS(sec); got != want {
-			t.Errorf("formatHMS(%v) = %q, want %q", sec, got, want)
+			t.Errorf("formatHMS(%v) = %q, want %q (HH:mm:ss, half to even)", sec, got, want)
 		}
+	}
+	if got := clockTime(3723.25); got != "01:02:03.250" {
+		t.Errorf("clockTime = %q", got)
 	}
 }

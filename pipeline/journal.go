@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -35,7 +37,28 @@ type Record struct {
 	Started        Stamp           `json:"started"`
 	Finished       Stamp           `json:"finished"`
 	Outputs        []string        `json:"outputs,omitempty"` // files written (e.g. the .md)
-	Pages          int             `json:"pages,omitempty"`   // PDF pages sent
+	Pages          int             `json:"pages,omitempty"`   // PDF pages answered (page_results)
+	// PageResults are the answered pages of a PDF, in order: each page's
+	// request, usage and cost. Usage and Cost above are their sums.
+	PageResults []PageResult `json:"page_results,omitempty"`
+	// FrameTimes are the source times (s) of the video frames sent, which
+	// map the model's event times (video-events).
+	FrameTimes []float64 `json:"frame_times,omitempty"`
+	// Reused marks an ok record whose answer was taken from an earlier
+	// record (whose output could not be written): nothing was sent for it,
+	// and its usage and cost are that earlier request's.
+	Reused bool `json:"reused,omitempty"`
+}
+
+// PageResult is one answered page of a PDF in its record.
+type PageResult struct {
+	Page      int          `json:"page"`
+	RequestID string       `json:"request_id"`
+	Usage     *RecordUsage `json:"usage"`
+	Cost      *float64     `json:"cost"`
+	// Reused: the answer was kept in the page journal by an earlier,
+	// failed, interrupted or killed attempt, and not sent again.
+	Reused bool `json:"reused,omitempty"`
 }
 
 // RecordUsage is the token usage the API reported for an item (summed over
@@ -48,6 +71,17 @@ type RecordUsage struct {
 	VideoTokens     int `json:"video_tokens,omitempty"`
 	ReasoningTokens int `json:"reasoning_tokens,omitempty"`
 	CachedTokens    int `json:"cached_tokens,omitempty"`
+}
+
+// add adds o to u.
+func (u *RecordUsage) add(o RecordUsage) {
+	u.InputTokens += o.InputTokens
+	u.OutputTokens += o.OutputTokens
+	u.TextTokens += o.TextTokens
+	u.ImageTokens += o.ImageTokens
+	u.VideoTokens += o.VideoTokens
+	u.ReasoningTokens += o.ReasoningTokens
+	u.CachedTokens += o.CachedTokens
 }
 
 // RecordEstimate is what the plan expected an item to use and cost.
@@ -91,38 +125,52 @@ func (s *Stamp) UnmarshalJSON(b []byte) error {
 
 // Journal is an append-only JSONL file of Records.
 //
+// The last record per id wins: an item tried again (a failed one retried
+// by --resume, or one sent again with other settings) gets a newer record
+// below its older ones, which stay as its history. Readers take the last
+// record of each id as the item's result ([Latest]); --resume does.
+//
 // Durability: each Append is one write(2) of one whole line followed by an
-// fsync, before Append returns. A process crash (SIGKILL, panic, Ctrl-C)
-// therefore loses only items whose Append had not happened, i.e. requests
-// in flight; the fsync extends that to an OS crash or power loss. The cost
-// (one fsync per finished request) is small next to a model request.
+// fsync, before Append returns; creating the file also syncs its folder. A
+// process crash (SIGKILL, panic, Ctrl-C) therefore loses only items whose
+// Append had not happened, i.e. requests in flight; the fsync extends that
+// to an OS crash or power loss. The cost (one fsync per finished request)
+// is small next to a model request.
 //
 // Concurrency: Append may be called from many goroutines; a mutex makes
 // one caller at a time the file's writer, and Append returns that caller's
 // own error, which a channel-owning goroutine would have to send back anyway.
-// Two processes must not append to the same journal (shards write their own
-// files and are concatenated afterwards).
+// Two processes cannot append to the same journal: OpenJournal takes an
+// exclusive lock on the file (flock on Unix; elsewhere, best effort: no
+// lock) and fails with ErrJournalLocked while another holds it. Shards
+// write their own files and are concatenated afterwards.
 type Journal struct {
 	mu   sync.Mutex
-	f    *os.File
-	size int64 // bytes of complete lines; a failed write is cut back to it
-	err  error // sticky: set when a failed write could not be cut back
-	done map[doneKey]Record
-	n    int // records read at open
+	lf   lineFile
+	last map[string]Record // the latest record per id
+	n    int               // records read at open
 }
+
+// ErrJournalLocked means another process has the journal open.
+var ErrJournalLocked = errors.New("pipeline: the results file is in use by another vision run")
 
 type doneKey struct{ id, sha, settings string }
 
-// OpenJournal opens path for appending, creating it if needed. It first
-// reads the records already there: an incomplete last line (a write cut off
-// by a crash) is truncated away, or completed with its newline if it is a
-// whole record; any other line that is not a record is an error, so a file
-// that is not a journal is never appended to.
+// OpenJournal opens path for appending, creating it if needed, and locks
+// it. It first reads the records already there: an incomplete last line (a
+// write cut off by a crash) is truncated away, or completed with its
+// newline if it is a whole record; any other line that is not a record is
+// an error, so a file that is not a journal is never appended to.
 func OpenJournal(path string) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openLocked(path, true)
 	if err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
+		return nil, err
 	}
+	return journalOn(f, path)
+}
+
+// journalOn reads and repairs the locked file f, taking it over.
+func journalOn(f *os.File, path string) (*Journal, error) {
 	j, err := openJournal(f)
 	if err != nil {
 		f.Close()
@@ -131,59 +179,80 @@ func OpenJournal(path string) (*Journal, error) {
 	return j, nil
 }
 
+// openLocked opens a journal file for appending and takes its exclusive
+// lock; with create it is created if missing (and its folder synced, so
+// the new name survives a power loss), else a missing file gives (nil,
+// nil).
+func openLocked(path string, create bool) (*os.File, error) {
+	flag := os.O_RDWR | os.O_APPEND
+	_, statErr := os.Stat(path)
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
+	if !create && errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, ErrJournalLocked) {
+			return nil, fmt.Errorf("%w: %s is locked by another process; wait for that run to end, or -o another file", ErrJournalLocked, path)
+		}
+		return nil, fmt.Errorf("lock journal %s: %w", path, err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("create journal %s: %w", path, err)
+		}
+	}
+	return f, nil
+}
+
 func openJournal(f *os.File) (*Journal, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
 	recs, good, tail, err := readRecords(f)
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{f: f, size: good, done: map[doneKey]Record{}, n: len(recs)}
-	switch tail {
-	case tailWhole: // a whole record that only lacks its newline
-		if _, err := f.Write([]byte("\n")); err != nil {
-			return nil, fmt.Errorf("complete last line: %w", err)
-		}
-		j.size++
-	case tailTorn:
-		if err := f.Truncate(good); err != nil {
-			return nil, fmt.Errorf("cut incomplete last line: %w", err)
-		}
-	}
-	if tail != tailNone {
-		if err := f.Sync(); err != nil {
-			return nil, fmt.Errorf("sync: %w", err)
-		}
+	j := &Journal{lf: lineFile{f: f}, last: map[string]Record{}, n: len(recs)}
+	if err := j.lf.repair(good, tail); err != nil {
+		return nil, err
 	}
 	for _, r := range recs {
-		j.index(r)
+		j.last[r.ID] = r
 	}
 	return j, nil
-}
-
-func (j *Journal) index(r Record) {
-	if r.Status == StatusOK {
-		j.done[doneKey{r.ID, r.SHA256, r.Settings}] = r
-	}
 }
 
 // Loaded is the number of records the journal held when it was opened.
 func (j *Journal) Loaded() int { return j.n }
 
-// Done reports whether an ok record exists for this item with the same
+// Done reports whether the item's latest record is ok with the same
 // content hash and settings; a resumed run skips such items and retries
-// failed or skipped ones.
+// the others.
 func (j *Journal) Done(id, sha256, settingsKey string) bool {
 	_, ok := j.Lookup(id, sha256, settingsKey)
 	return ok
 }
 
-// Lookup returns the latest ok record for the item, hash and settings, e.g.
-// to count a resumed item's cost in the summary. The journal keeps its ok
-// records in memory for this (answers included).
+// Lookup returns the item's latest record when it is ok with this hash and
+// settings, e.g. to count a resumed item's cost in the summary. The
+// journal keeps the latest record per id in memory for this (answers
+// included).
 func (j *Journal) Lookup(id, sha256, settingsKey string) (Record, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	r, ok := j.done[doneKey{id, sha256, settingsKey}]
-	return r, ok
+	r, ok := j.last[id]
+	if !ok || r.Status != StatusOK || r.SHA256 != sha256 || r.Settings != settingsKey {
+		return Record{}, false
+	}
+	return r, true
 }
 
 // Append writes r as one line and syncs it to disk before returning.
@@ -197,43 +266,100 @@ func (j *Journal) Append(r Record) error {
 	if err != nil {
 		return fmt.Errorf("journal: encode record %q: %w", r.Path, err)
 	}
-	line = append(line, '\n')
-
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil {
-		return errors.New("journal: append after close")
+	if err := j.lf.append(line, "record "+strconv.Quote(r.Path)); err != nil {
+		return err
 	}
-	if j.err != nil {
-		return j.err
-	}
-	if _, err := j.f.Write(line); err != nil {
-		// Cut a partial line away so the next record starts on its own line.
-		if terr := j.f.Truncate(j.size); terr != nil {
-			j.err = fmt.Errorf("journal: unusable after failed write: %w", errors.Join(err, terr))
-		}
-		return fmt.Errorf("journal: write record %q: %w", r.Path, err)
-	}
-	j.size += int64(len(line))
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("journal: sync record %q: %w", r.Path, err)
-	}
-	j.index(r)
+	j.last[r.ID] = r
 	return nil
 }
 
-// Close syncs and closes the file. Later Appends fail.
+// Close syncs and closes the file (releasing its lock). Later Appends fail.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil {
+	return j.lf.close()
+}
+
+// Latest is the last record of each id, in the order the ids first appear:
+// the result of each item when records were appended by several runs.
+func Latest(recs []Record) []Record {
+	pos := map[string]int{}
+	var out []Record
+	for _, r := range recs {
+		if i, ok := pos[r.ID]; ok {
+			out[i] = r
+			continue
+		}
+		pos[r.ID] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+// lineFile is an append-only file of JSON lines, each written whole and
+// synced (see Journal). Its owner serializes calls.
+type lineFile struct {
+	f    *os.File
+	size int64 // bytes of complete lines; a failed write is cut back to it
+	err  error // sticky: set when a failed write could not be cut back
+}
+
+// repair completes or cuts the last line as readLines found it.
+func (lf *lineFile) repair(good int64, tail tailKind) error {
+	lf.size = good
+	switch tail {
+	case tailWhole: // a whole line that only lacks its newline
+		if _, err := lf.f.Write([]byte("\n")); err != nil {
+			return fmt.Errorf("complete last line: %w", err)
+		}
+		lf.size++
+	case tailTorn:
+		if err := lf.f.Truncate(good); err != nil {
+			return fmt.Errorf("cut incomplete last line: %w", err)
+		}
+	}
+	if tail != tailNone {
+		if err := lf.f.Sync(); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// append writes line and a newline in one write and syncs.
+func (lf *lineFile) append(line []byte, what string) error {
+	if lf.f == nil {
+		return errors.New("journal: append after close")
+	}
+	if lf.err != nil {
+		return lf.err
+	}
+	line = append(line, '\n')
+	if _, err := lf.f.Write(line); err != nil {
+		// Cut a partial line away so the next one starts on its own line.
+		if terr := lf.f.Truncate(lf.size); terr != nil {
+			lf.err = fmt.Errorf("journal: unusable after failed write: %w", errors.Join(err, terr))
+		}
+		return fmt.Errorf("journal: write %s: %w", what, err)
+	}
+	lf.size += int64(len(line))
+	if err := lf.f.Sync(); err != nil {
+		return fmt.Errorf("journal: sync %s: %w", what, err)
+	}
+	return nil
+}
+
+func (lf *lineFile) close() error {
+	if lf.f == nil {
 		return nil
 	}
-	err := j.f.Sync()
-	if cerr := j.f.Close(); err == nil {
+	err := lf.f.Sync()
+	if cerr := lf.f.Close(); err == nil {
 		err = cerr
 	}
-	j.f = nil
+	lf.f = nil
 	if err != nil {
 		return fmt.Errorf("journal: close: %w", err)
 	}
@@ -257,26 +383,42 @@ const (
 	tailTorn                  // the last line is an incomplete record
 )
 
-// readRecords parses lines and returns the byte length to keep (good: the
-// complete lines, plus a whole last record lacking its newline) and what the
-// last line without a newline was.
+// readRecords parses the lines of a journal (see readLines).
 func readRecords(r io.Reader) (recs []Record, good int64, tail tailKind, err error) {
+	good, tail, err = readLines(r, func(body []byte) bool {
+		var rec Record
+		if json.Unmarshal(body, &rec) != nil || rec.Status == "" {
+			return false
+		}
+		recs = append(recs, rec)
+		return true
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return recs, good, tail, nil
+}
+
+// readLines calls parse with each non-blank line (without its newline),
+// which reports whether the line is a valid entry, and returns the byte
+// length to keep (good: the complete lines, plus a whole last entry
+// lacking its newline) and what the last line without a newline was. A
+// complete line that is not an entry is an error naming its line number.
+func readLines(r io.Reader, parse func(body []byte) bool) (good int64, tail tailKind, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for lineNo := 1; ; lineNo++ {
 		line, rerr := br.ReadBytes('\n') // no length cap: answers can be long
 		if rerr != nil && rerr != io.EOF {
-			return nil, 0, 0, fmt.Errorf("read line %d: %w", lineNo, rerr)
+			return 0, 0, fmt.Errorf("read line %d: %w", lineNo, rerr)
 		}
 		complete := rerr == nil
 		if len(line) > 0 {
 			body := bytes.TrimSpace(line)
-			var rec Record
 			switch {
 			case len(body) == 0 && !complete:
 				tail = tailTorn // trailing spaces: cut, so the next line starts clean
 			case len(body) == 0:
-			case json.Unmarshal(body, &rec) == nil && rec.Status != "":
-				recs = append(recs, rec)
+			case parse(body):
 				if !complete {
 					tail = tailWhole
 					good += int64(len(line))
@@ -284,14 +426,14 @@ func readRecords(r io.Reader) (recs []Record, good int64, tail tailKind, err err
 			case !complete:
 				tail = tailTorn
 			default:
-				return nil, 0, 0, fmt.Errorf("line %d is not a journal record: %.60q", lineNo, body)
+				return 0, 0, fmt.Errorf("line %d is not a journal record: %.60q", lineNo, body)
 			}
 			if complete {
 				good += int64(len(line))
 			}
 		}
 		if !complete {
-			return recs, good, tail, nil
+			return good, tail, nil
 		}
 	}
 }

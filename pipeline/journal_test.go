@@ -2,7 +2,11 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -312,12 +316,25 @@ func TestItemID(t *testing.T) {
 func TestItemIDHashFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "abc.txt")
 	os.WriteFile(p, []byte("abc"), 0o644)
-	got, err := HashFile(p)
+	got, err := HashFile(t.Context(), p)
 	if want := "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; err != nil || got != want {
 		t.Errorf("HashFile = %q, %v; want %q", got, err, want)
 	}
-	if _, err := HashFile(p + ".missing"); err == nil || !strings.Contains(err.Error(), "abc.txt.missing") {
+	if _, err := HashFile(t.Context(), p+".missing"); err == nil || !strings.Contains(err.Error(), "abc.txt.missing") {
 		t.Errorf("missing file: err = %v", err)
+	}
+	// Several chunks hash as one stream.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3*hashChunk/16+5)
+	os.WriteFile(p, big, 0o644)
+	sum := sha256.Sum256(big)
+	if got, err := HashFile(t.Context(), p); err != nil || got != hex.EncodeToString(sum[:]) {
+		t.Errorf("big file: %q, %v", got, err)
+	}
+	// A file that never ends (a large video, here /dev/zero) stops at Ctrl-C.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := HashFile(ctx, "/dev/zero"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("canceled hash: err = %v", err)
 	}
 }
 
@@ -419,5 +436,80 @@ func TestJournalHelperProcess(t *testing.T) {
 		if j.Append(r) != nil {
 			os.Exit(3)
 		}
+	}
+}
+
+// TestJournalLastRecordWins: a newer record of an id replaces the older as
+// the item's result, for Done, Lookup and Latest.
+func TestJournalLastRecordWins(t *testing.T) {
+	path, j := openTempJournal(t, "")
+	ok := journalRecord("a", StatusOK)
+	failed := journalRecord("a", StatusFailed)
+	for _, r := range []Record{ok, journalRecord("b", StatusFailed), failed, journalRecord("b", StatusOK)} {
+		if err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.Done("a", ok.SHA256, ok.Settings) || !j.Done("b", "sha-b", "set1") {
+		t.Error("Done does not follow the last record per id")
+	}
+	j.Close()
+	j2, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	if j2.Done("a", ok.SHA256, ok.Settings) || !j2.Done("b", "sha-b", "set1") {
+		t.Error("after reopening, Done does not follow the last record per id")
+	}
+	latest := Latest(readJournalFile(t, path))
+	if len(latest) != 2 || latest[0].ID != "a" || latest[0].Status != StatusFailed || latest[1].Status != StatusOK {
+		t.Errorf("Latest = %+v", latest)
+	}
+}
+
+// TestJournalLock: a journal open in one place cannot be opened for
+// appending in another until it is closed.
+func TestJournalLock(t *testing.T) {
+	path, j := openTempJournal(t, "")
+	if _, err := OpenJournal(path); !errors.Is(err, ErrJournalLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second open: %v", err)
+	}
+	j.Close()
+	j2, err := OpenJournal(path)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	j2.Close()
+}
+
+// TestPageJournal: pages are appended and read back; a torn last line (a
+// killed writer) is ignored and cut before the next append.
+func TestPageJournal(t *testing.T) {
+	path := PagesPath(filepath.Join(t.TempDir(), "r.jsonl"))
+	pj := &pageJournal{path: path}
+	for p := 1; p <= 2; p++ {
+		if err := pj.Append(PageRecord{ID: "x", Path: "doc.pdf", Page: p, Pages: 3, Answer: fmt.Sprintf("page %d", p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pj.Close()
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"id":"x","page":3,"answ`)
+	f.Close()
+	pages, err := readPages(path)
+	if err != nil || len(pages) != 2 || pages[1].Answer != "page 2" {
+		t.Fatalf("%+v %v", pages, err)
+	}
+	pj = &pageJournal{path: path}
+	if err := pj.Append(PageRecord{ID: "x", Path: "doc.pdf", Page: 3, Pages: 3, Answer: "page 3"}); err != nil {
+		t.Fatal(err)
+	}
+	pj.Close()
+	if pages, err = readPages(path); err != nil || len(pages) != 3 || pages[2].Answer != "page 3" {
+		t.Errorf("after repair: %+v %v", pages, err)
+	}
+	if pages, err := readPages(path + ".missing"); err != nil || pages != nil {
+		t.Errorf("missing file: %v %v", pages, err)
 	}
 }

@@ -43,6 +43,34 @@ func runWaits(t *testing.T, l *Limiter, workers, n int, tokens func(w, i int) in
 	return out
 }
 
+// goWaits starts workers that each call Wait n times; the function it
+// returns waits for them and gives the starts, sorted, in fake time from
+// the call.
+func goWaits(t *testing.T, l *Limiter, workers, n int) func() []time.Duration {
+	t0 := time.Now()
+	var mu sync.Mutex
+	var starts []time.Duration
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range n {
+				if err := l.Wait(t.Context(), 0); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				starts = append(starts, time.Since(t0))
+				mu.Unlock()
+			}
+		})
+	}
+	return func() []time.Duration {
+		wg.Wait()
+		slices.Sort(starts)
+		return starts
+	}
+}
+
 // maxInWindow is the largest count and token sum of starts in any
 // half-open window [s, s+w) (windows starting at a start are the worst).
 func maxInWindow(starts []waitStart, w time.Duration) (count, tokens int) {
@@ -58,23 +86,28 @@ func maxInWindow(starts []waitStart, w time.Duration) (count, tokens int) {
 }
 
 func TestLimitRequestsPerMinuteAndSecond(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := NewLimiter(120, 0)
-		starts := runWaits(t, l, 12, 25, func(int, int) int { return 0 })
-		if len(starts) != 300 {
-			t.Fatalf("%d starts, want 300", len(starts))
-		}
-		if c, _ := maxInWindow(starts, time.Minute); c > 120 {
-			t.Errorf("%d starts in one 60 s window, limit 120", c)
-		}
-		if c, _ := maxInWindow(starts, time.Second); c > 2 {
-			t.Errorf("%d starts in one 1 s window, limit 2 (RPM/60)", c)
-		}
-		// Not needlessly slow: 300 starts at 2/s take about 150 s.
-		if last := starts[len(starts)-1].at; last > 151*time.Second {
-			t.Errorf("last start at %v, want about 150 s", last)
-		}
-	})
+	for _, rpm := range []int{120, 61, 90} {
+		synctest.Test(t, func(t *testing.T) {
+			l := NewLimiter(rpm, 0)
+			starts := runWaits(t, l, 12, 25, func(int, int) int { return 0 })
+			if len(starts) != 300 {
+				t.Fatalf("%d starts, want 300", len(starts))
+			}
+			if c, _ := maxInWindow(starts, time.Minute); c > rpm {
+				t.Errorf("rpm %d: %d starts in one 60 s window", rpm, c)
+			}
+			perSec := (rpm + 59) / 60
+			if c, _ := maxInWindow(starts, time.Second); c > perSec {
+				t.Errorf("rpm %d: %d starts in one 1 s window, limit %d (ceil(RPM/60))", rpm, c, perSec)
+			}
+			// Not needlessly slow: evenly spaced at 60 s/rpm, plus the margin
+			// (at most 5%).
+			want := time.Duration(float64(len(starts)-1) / float64(rpm) * float64(time.Minute))
+			if last := starts[len(starts)-1].at; last > want+want/16 {
+				t.Errorf("rpm %d: last start at %v, want about %v", rpm, last, want)
+			}
+		})
+	}
 }
 
 func TestLimitTokensPerMinute(t *testing.T) {
@@ -82,39 +115,121 @@ func TestLimitTokensPerMinute(t *testing.T) {
 		const tpm = 60000 // one second's budget: 1,000 tokens
 		l := NewLimiter(0, tpm)
 		starts := runWaits(t, l, 8, 30, func(w, i int) int { return 300 + (w*37+i*91)%700 })
-		_, tok := maxInWindow(starts, time.Minute)
-		if tok > tpm {
+		if _, tok := maxInWindow(starts, time.Minute); tok > tpm {
 			t.Errorf("%d tokens started in one 60 s window, limit %d", tok, tpm)
+		}
+		if _, tok := maxInWindow(starts, time.Second); tok > tpm/60 {
+			t.Errorf("%d tokens started in one 1 s window, limit %d (TPM/60)", tok, tpm/60)
 		}
 		total := 0
 		for _, s := range starts {
 			total += s.tokens
 		}
-		// Throughput close to the limit: total tokens at 59/60 of tpm.
-		want := time.Duration(float64(total-tpm/60) / (tpm * 59.0 / 60 / 60) * float64(time.Second))
-		if last := starts[len(starts)-1].at; last > want+2*time.Second {
-			t.Errorf("last start at %v, want about %v", last, want)
+		// Throughput: whole requests fill each second's budget only partly,
+		// so allow a third less than the limit.
+		want := time.Duration(float64(total) / (tpm / 60) * 1.5 * float64(time.Second))
+		if last := starts[len(starts)-1].at; last > want {
+			t.Errorf("last start at %v, want at most %v", last, want)
+		}
+	})
+}
+
+func TestLimitRequestsAndTokensTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rpm, tpm = 600, 30000 // 10 requests and 500 tokens a second
+		l := NewLimiter(rpm, tpm)
+		starts := runWaits(t, l, 6, 40, func(w, i int) int { return 50 + (w*13+i*7)%200 })
+		c, tok := maxInWindow(starts, time.Second)
+		if c > rpm/60 || tok > tpm/60 {
+			t.Errorf("1 s window: %d starts, %d tokens (limits %d, %d)", c, tok, rpm/60, tpm/60)
+		}
+		c, tok = maxInWindow(starts, time.Minute)
+		if c > rpm || tok > tpm {
+			t.Errorf("60 s window: %d starts, %d tokens (limits %d, %d)", c, tok, rpm, tpm)
 		}
 	})
 }
 
 func TestLimitOversizedRequestGoesThrough(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const tpm = 6000 // 100 tokens a second budget, 98.33 refill
+		const tpm = 6000 // 100 tokens a second
 		l := NewLimiter(0, tpm)
 		t0 := time.Now()
 		if err := l.Wait(t.Context(), 3*tpm); err != nil { // three minutes' budget
 			t.Fatal(err)
 		}
 		if d := time.Since(t0); d != 0 {
-			t.Errorf("oversized request waited %v on a full bucket", d)
+			t.Errorf("oversized request waited %v on an empty log", d)
 		}
 		if err := l.Wait(t.Context(), 1); err != nil {
 			t.Fatal(err)
 		}
-		// The debt (18,000 − 100 tokens at 98.33/s) is paid before the next.
-		if d := time.Since(t0); d < 182*time.Second || d > 183*time.Second {
-			t.Errorf("next request after %v, want about 182 s", d)
+		// Its 18,000 tokens are paid at 100 a second before the next starts.
+		if d := time.Since(t0); d != 180*time.Second+windowMargin {
+			t.Errorf("next request after %v, want 180 s", d)
+		}
+		// An oversized one starts alone: not within a second of the last.
+		t1 := time.Now()
+		if err := l.Wait(t.Context(), 150); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t1); d != time.Second+windowMargin {
+			t.Errorf("oversized request %v after a small one, want 1 s", d)
+		}
+	})
+}
+
+// TestLimitSentMovesTheWindow: a request granted at 0 but sent at 300 ms
+// (a slow connect) counts from 300 ms, so the next waits for that.
+func TestLimitSentMovesTheWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLimiter(60, 0) // one a second
+		t0 := time.Now()
+		s, err := l.Acquire(t.Context(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		s.Sent(time.Now())
+		if err := l.Wait(t.Context(), 0); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t0); d != 1300*time.Millisecond+windowMargin {
+			t.Errorf("second start at %v, want 1.3 s", d)
+		}
+		var none *Slot
+		none.Sent(time.Now()) // no panic
+	})
+}
+
+// TestLimitBackoffResumesAtItsEnd: waiters that meet a backoff start when
+// it ends, spaced as before: they hold back nothing while they wait (the
+// old limiter kept the slots they had reserved, adding one spacing per
+// waiter to the pause).
+func TestLimitBackoffResumesAtItsEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLimiter(120, 0) // one start every 0.5 s
+		wait := goWaits(t, l, 4, 3)
+		time.Sleep(1200 * time.Millisecond) // starts at 0, 0.5, 1.01
+		l.Backoff(time.Second)              // a 429 with Retry-After: 1, until 2.2 s
+		starts := wait()
+		var after []time.Duration
+		for _, s := range starts {
+			switch {
+			case s < 1200*time.Millisecond:
+			case s < 2200*time.Millisecond:
+				t.Errorf("start at %v during the backoff", s)
+			default:
+				after = append(after, s)
+			}
+		}
+		if len(after) == 0 || after[0] != 2200*time.Millisecond {
+			t.Fatalf("starts after the backoff %v, want the first at 2.2 s (its end)", after)
+		}
+		for i := 1; i < len(after); i++ {
+			if gap := after[i] - after[i-1]; gap < 500*time.Millisecond || gap > 500*time.Millisecond+windowMargin {
+				t.Errorf("starts %v and %v are %v apart, want 0.5 s", after[i-1], after[i], gap)
+			}
 		}
 	})
 }
@@ -123,27 +238,14 @@ func TestLimitBackoffPausesEveryone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := NewLimiter(600, 0) // one start every 0.1 s
 		t0 := time.Now()
-		var mu sync.Mutex
-		var starts []time.Duration
-		var wg sync.WaitGroup
-		for range 20 {
-			wg.Go(func() {
-				if err := l.Wait(t.Context(), 0); err != nil {
-					t.Error(err)
-				}
-				mu.Lock()
-				starts = append(starts, time.Since(t0))
-				mu.Unlock()
-			})
-		}
+		wait := goWaits(t, l, 20, 1)
 		time.Sleep(350 * time.Millisecond) // four have started (0, 0.1, 0.2, 0.3 s)
 		l.Backoff(10 * time.Second)        // a 429 with Retry-After: 10
 		if got := l.PausedUntil().Sub(t0); got != 10350*time.Millisecond {
 			t.Errorf("PausedUntil = %v after start, want 10.35 s", got)
 		}
 		l.Backoff(time.Second) // a shorter one does not shorten it
-		wg.Wait()
-		slices.Sort(starts)
+		starts := wait()
 		before := 0
 		for _, s := range starts {
 			if s < 350*time.Millisecond {

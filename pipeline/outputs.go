@@ -5,34 +5,163 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/qwen-vision/vision/media"
 )
 
-// Outputs mirror the inputs under the output folder: an input named by a
-// relative path inside the working directory keeps that path
-// ("scans/a/p1.png" → OUT/scans/a/p1.png.md); one outside it (absolute, or
-// above with "..") keeps its path below the folder argument it was found
-// in, under that folder's name, or just its name. The preset's extension is
-// appended to the whole file name, so "p1.png" and "p1.jpg" never write the
-// same file. Files are written to a temporary name and renamed.
+// Outputs mirror the inputs under the output folder, relative to the
+// working directory when every input is inside it ("scans/a/p1.png" →
+// OUT/scans/a/p1.png.md), else relative to the folder that holds them all
+// ("/x/a/scans/p1.png" and "/x/b/scans/p1.png" → OUT/a/scans/p1.png.md and
+// OUT/b/scans/p1.png.md; one file → OUT/p1.png.md). The preset's extension
+// is appended to the whole file name, so "p1.png" and "p1.jpg" never write
+// the same file. Paths are fixed when the run is planned, from all inputs
+// before --shard (so shards agree); any that would still collide, ignoring
+// case (a case-insensitive disk), or clash with a folder of another output,
+// or with the results journal, get "~2", "~3"… before the extension, the
+// first input in order keeping the plain name. Files are written to a
+// temporary name and renamed.
 
-// outputPath is where the output of in goes, or "" for no output.
-func outputPath(outDir, ext string, in Input) string {
+// outputPaths maps the path of each readable input to its output file, or
+// returns nil when the preset writes none. reserved are paths no output
+// may take (the journal and its side files).
+func outputPaths(inputs []Input, outDir, ext string, reserved ...string) map[string]string {
 	if outDir == "" || ext == "" {
-		return ""
+		return nil
 	}
-	rel := filepath.Clean(in.Path)
-	if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		switch {
-		case in.Root != "" && in.Rel != "":
-			rel = filepath.Join(filepath.Base(filepath.Clean(in.Root)), in.Rel)
-		default:
-			rel = filepath.Base(rel)
+	type file struct{ path, abs string }
+	var files []file
+	for _, in := range inputs {
+		if in.Err != nil {
+			continue
+		}
+		abs, err := filepath.Abs(in.Path)
+		if err != nil {
+			abs = filepath.Clean(in.Path)
+		}
+		files = append(files, file{in.Path, abs})
+	}
+	base, err := os.Getwd()
+	if err != nil {
+		base = ""
+	}
+	for _, f := range files {
+		if base != "" && !within(f.abs, base) {
+			base = ""
 		}
 	}
-	return filepath.Join(outDir, rel+ext)
+	if base == "" { // not all in the working directory: their common folder
+		for i, f := range files {
+			if i == 0 {
+				base = filepath.Dir(f.abs)
+			}
+			for !within(f.abs, base) {
+				base = filepath.Dir(base)
+			}
+		}
+	}
+	taken := newPathSet()
+	for _, r := range reserved {
+		taken.addFile(r)
+	}
+	out := make(map[string]string, len(files))
+	for _, f := range files {
+		rel, err := filepath.Rel(base, f.abs)
+		if err != nil {
+			rel = filepath.Base(f.abs)
+		}
+		orig := strings.Split(rel, string(filepath.Separator))
+		comps := slices.Clone(orig)
+		last := len(comps) - 1
+		comps[last] += ext
+		for n := 2; ; n++ {
+			k := taken.clashAt(outDir, comps)
+			if k < 0 {
+				break
+			}
+			comps[k] = orig[k] + "~" + strconv.Itoa(n) // the file, or the folder that is another output
+			if k == last {
+				comps[k] += ext
+			}
+		}
+		p := filepath.Join(append([]string{outDir}, comps...)...)
+		taken.addFile(p)
+		out[f.path] = p
+	}
+	return out
+}
+
+// within reports whether path is dir or below it (both absolute, clean).
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// pathSet holds output files and their folders, compared without case.
+type pathSet struct{ files, dirs map[string]bool }
+
+func newPathSet() pathSet { return pathSet{map[string]bool{}, map[string]bool{}} }
+
+func pathKey(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return strings.ToLower(filepath.Clean(p))
+}
+
+func (s pathSet) addFile(p string) {
+	k := pathKey(p)
+	s.files[k] = true
+	for d := filepath.Dir(k); d != filepath.Dir(d); d = filepath.Dir(d) {
+		s.dirs[d] = true
+	}
+}
+
+// clashAt is the index of the first component of outDir/comps… that
+// clashes: a folder that is a file taken, or the whole path when it is a
+// file or a folder taken; -1 when it is free.
+func (s pathSet) clashAt(outDir string, comps []string) int {
+	p := outDir
+	for k, c := range comps {
+		p = filepath.Join(p, c)
+		key := pathKey(p)
+		if s.files[key] || (k == len(comps)-1 && s.dirs[key]) {
+			return k
+		}
+	}
+	return -1
+}
+
+// checkOutDir reports, before anything is sent, whether dir can be created
+// and written: the nearest part of it that exists must be a folder in which
+// a file can be made.
+func checkOutDir(dir string) error {
+	p := filepath.Clean(dir)
+	for {
+		st, err := os.Stat(p)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("output folder %s: %s is a file, not a folder; pass --out-dir DIR", dir, p)
+			}
+			break
+		}
+		// Missing, or below a file (ENOTDIR): look at the part above.
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	probe, err := os.CreateTemp(p, ".vision-write-check-")
+	if err != nil {
+		return fmt.Errorf("output folder %s: cannot write in %s: %w; pass --out-dir DIR", dir, p, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
 }
 
 // writeOutput writes data atomically, creating folders as needed.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ type paceKey struct{}
 type pace struct {
 	lim      *Limiter
 	tokens   int
+	first    *Slot // the first attempt's start, granted by Run before sending
 	attempts atomic.Int32
 	onRetry  func(attempt int, cause string)
 
@@ -70,14 +72,21 @@ func (d pacedDoer) Do(req *http.Request) (*http.Response, error) {
 		return d.next.Do(req)
 	}
 	// Run waited for the first attempt itself; retries wait here.
+	slot := p.first
 	if n := p.attempts.Add(1); n > 1 {
 		if p.onRetry != nil {
 			p.onRetry(int(n), p.lastCause())
 		}
-		if err := p.lim.Wait(req.Context(), p.tokens); err != nil {
+		var err error
+		if slot, err = p.lim.Acquire(req.Context(), p.tokens); err != nil {
 			return nil, err
 		}
 	}
+	// The limiter counts the start when the request has been written, after
+	// any connecting: at or after the moment the server sees it, not when
+	// the slot was granted (a later time only spaces the next starts more).
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { slot.Sent(time.Now()) }}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := d.next.Do(req)
 	switch {
 	case err != nil:

@@ -22,9 +22,14 @@ type runner struct {
 	lim      *Limiter
 	settings string
 	prompt   int // estimated prompt tokens
-	tmp      string
+	tmpOnce  sync.Once
+	tmp      string // temporary folder (rendered PDF pages), made on first use
+	tmpErr   error
 	videoSem chan struct{}
 	retries  atomic.Int64
+	latest   map[string]Record // the journal's last record per id, before this run
+	pages    *pageJournal      // PDF pages, kept as they are answered
+	seams    runSeams
 }
 
 // Run is `vision run`: it expands args (files, folders, globs, @lists, "-"
@@ -37,22 +42,33 @@ type runner struct {
 //
 // Every input ends as exactly one Record appended to ro.Journal as it
 // completes (ok, failed or skipped), except items resumed from an ok record
-// (ro.Resume). When ctx is canceled, Run stops launching, gives requests in
-// flight ro.Grace to finish, then cancels them (records failed, stage
-// "interrupted"); items not sent yet are recorded skipped, stage
-// "interrupted". It then returns an error wrapping ctx's. A crash loses at
-// most the requests in flight: every record is synced when appended.
+// (ro.Resume) and skips or failures the journal already records as the
+// item's latest record; the last record per id is the item's result. Each
+// answered page of a PDF is also kept at once in the page journal
+// (PagesPath), so a resumed run never sends it again. When ctx is
+// canceled, Run stops launching, gives requests in flight ro.Grace to
+// finish, then cancels them (records failed, stage "interrupted"); items
+// not sent yet are recorded skipped, stage "interrupted". It then returns
+// an error wrapping ctx's. A crash loses at most the requests in flight:
+// every record and page is synced when appended.
 //
 // The error is nil when the run went through, even if items failed: the
 // summary counts them.
 func Run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks) (RunSummary, error) {
 	begin := time.Now()
-	sum, err := run(ctx, cfg, ro, client, args, stdin, hooks)
+	sum, err := run(ctx, cfg, ro, client, args, stdin, hooks, runSeams{})
 	sum.ElapsedS = time.Since(begin).Seconds()
 	return sum, err
 }
 
-func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks) (RunSummary, error) {
+// runSeams replace stages of a run in tests; the zero value replaces none.
+type runSeams struct {
+	// prepare stands in for preparing a task (the overhead benchmark
+	// hands out payloads prepared beforehand, so encoding is not counted).
+	prepare func(ctx context.Context, t task) (Prepared, error)
+}
+
+func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks, seams runSeams) (RunSummary, error) {
 	sum := RunSummary{CostKnown: true, FailuresByClass: map[string]int{}}
 	if ro.Journal == "" {
 		return sum, errors.New("run: no results file (-o results.jsonl)")
@@ -78,14 +94,18 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		sum.DryRunDir, sum.Journal = ro.DryRunDir, ""
 	}
 
-	// Refuse to touch an existing journal without --resume, before any work.
-	prev, err := loadJournal(ro.Journal)
+	if err := checkOutputs(ro); err != nil {
+		return sum, err
+	}
+
+	// Lock the journal and read what it holds, before any work: a second
+	// run on the same file stops here, and one without --resume never
+	// appends to an existing journal.
+	st, err := openState(ro)
 	if err != nil {
 		return sum, err
 	}
-	if len(prev) > 0 && !ro.Resume && !ro.DryRun {
-		return sum, fmt.Errorf("%w: %s has %d records; pass --resume to continue it, or -o a new file", ErrJournalExists, ro.Journal, len(prev))
-	}
+	defer st.close()
 
 	inputs, err := Expand(ctx, args, stdin)
 	if err != nil {
@@ -98,13 +118,18 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		}
 	}
 	r := &runner{cfg: cfg, ro: ro, client: client, hooks: hooks, settings: settingsKey(cfg, ro),
-		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers)}
+		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers), latest: st.latest, seams: seams}
 	items, err := planItems(ctx, cfg, ro, kept)
 	if err != nil {
 		return sum, err
 	}
+	// Output paths come from every input, before the shard, so shards agree.
+	outs := outputPaths(inputs, ro.OutDir, Presets[ro.Preset].OutputExt, ro.Journal, PagesPath(ro.Journal))
+	for _, it := range items {
+		it.out = outs[it.in.Path]
+	}
 	if ro.Resume {
-		markResumed(items, prev, r.settings)
+		markResumed(items, st, r.settings, cfg)
 	}
 	plan := buildPlan(items, cfg, ro, r.settings)
 	sum.Items, sum.Resumed, sum.Currency = plan.Inputs, plan.Resumed, plan.Currency
@@ -116,33 +141,31 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		return sum, err
 	}
 
-	tmp, err := os.MkdirTemp("", "vision-run-")
-	if err != nil {
-		return sum, fmt.Errorf("run: temporary folder: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	r.tmp = tmp
+	defer r.removeTemp()
 
 	if ro.DryRun {
 		err := r.dryRun(ctx, items, &sum)
 		return sum, err
 	}
-	if hooks.Confirm != nil && plan.Send > 0 {
-		ok, err := hooks.Confirm(plan)
-		if err != nil {
-			return sum, fmt.Errorf("run: confirm: %w", err)
-		}
-		if !ok {
-			return sum, ErrDeclined
+	if hooks.Confirm != nil && plan.Requests > 0 {
+		if err := confirm(ctx, hooks.Confirm, plan); err != nil {
+			return sum, err
 		}
 	}
-	j, err := OpenJournal(ro.Journal)
+	if hooks.Start != nil {
+		hooks.Start(plan)
+	}
+	j, err := st.journal()
 	if err != nil {
 		return sum, err
 	}
 	r.lim = NewLimiter(ro.RPM, ro.TPM)
+	r.pages = &pageJournal{path: PagesPath(ro.Journal)}
 	err = r.execute(ctx, items, j, &sum)
 	sum.Retries = int(r.retries.Load())
+	if cerr := r.pages.Close(); err == nil {
+		err = cerr
+	}
 	if cerr := j.Close(); err == nil {
 		err = cerr
 	}
@@ -152,38 +175,47 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	return sum, err
 }
 
-// loadJournal reads the records of an existing journal (none when the
-// file does not exist).
-func loadJournal(path string) ([]Record, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
-	}
-	defer f.Close()
-	recs, err := ReadJournal(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a vision results file: %w", path, err)
-	}
-	return recs, nil
+// tempDir is the run's temporary folder, created on first use (most runs
+// have no PDF page to render).
+func (r *runner) tempDir() (string, error) {
+	r.tmpOnce.Do(func() {
+		if r.tmp, r.tmpErr = os.MkdirTemp("", "vision-run-"); r.tmpErr != nil {
+			r.tmpErr = fmt.Errorf("run: temporary folder: %w", r.tmpErr)
+		}
+	})
+	return r.tmp, r.tmpErr
 }
 
-// markResumed turns items already ok in the journal, with the same content
-// hash and settings, into resumed ones.
-func markResumed(items []*runItem, prev []Record, settings string) {
-	ok := map[doneKey]bool{}
-	for _, r := range prev {
-		if r.Status == StatusOK {
-			ok[doneKey{r.ID, r.SHA256, r.Settings}] = true
-		}
+// removeTemp removes the temporary folder, once every stage has ended.
+func (r *runner) removeTemp() {
+	if r.tmp != "" {
+		os.RemoveAll(r.tmp)
 	}
-	for _, it := range items {
-		if it.action == ActionSend && ok[doneKey{it.id, it.sha, settings}] {
-			it.action, it.reason = ActionResume, "already ok in the journal"
-			it.reqs, it.inTok, it.outTok, it.cost, it.trans = 0, 0, 0, nil, ""
+}
+
+// confirm asks hook, giving up when ctx ends first: the hook may be
+// blocked reading a terminal, and Ctrl-C must still stop the run.
+func confirm(ctx context.Context, hook func(Plan) (bool, error), plan Plan) error {
+	type answer struct {
+		ok  bool
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		ok, err := hook(plan)
+		got <- answer{ok, err}
+	}()
+	select {
+	case a := <-got:
+		switch {
+		case a.err != nil:
+			return fmt.Errorf("run: confirm: %w", a.err)
+		case !a.ok:
+			return ErrDeclined
 		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("run: interrupted at the confirmation, nothing sent: %w", ctx.Err())
 	}
 }
 
@@ -253,7 +285,11 @@ func (r *runner) execute(ctx context.Context, items []*runItem, j *Journal, sum 
 			for t := range tasks {
 				res := &taskResult{task: t, started: time.Now()}
 				if launch.Err() == nil {
-					res.prep, res.err = r.prepare(launch, t, r.client)
+					if r.seams.prepare != nil {
+						res.prep, res.err = r.seams.prepare(launch, t)
+					} else {
+						res.prep, res.err = r.prepare(launch, t, r.client)
+					}
 				}
 				switch {
 				case launch.Err() != nil:
@@ -306,35 +342,79 @@ func (r *runner) execute(ctx context.Context, items []*runItem, j *Journal, sum 
 	return g.Wait()
 }
 
-// itemTasks is one task per request of an item.
+// itemTasks is one task per request of an item: the item, or each page of
+// a PDF not answered before.
 func itemTasks(it *runItem) []task {
 	if it.pdf == nil {
 		return []task{{it: it}}
 	}
-	ts := make([]task, it.pdf.pages())
-	for i := range ts {
-		ts[i] = task{it: it, page: i + 1}
+	var ts []task
+	for p := 1; p <= it.pdf.pages(); p++ {
+		if _, done := it.pdf.done[p]; !done {
+			ts = append(ts, task{it: it, page: p})
+		}
 	}
 	return ts
 }
 
-// collect is the one goroutine that writes the journal: first the records
-// the plan already decided, then each sent item as its last request ends,
-// and finally the items the run never got to.
+// slots is the number of results an item's record is made of: one per
+// page of a PDF (a page answered before fills its slot from the page
+// journal), else one.
+func slots(it *runItem) int {
+	if it.pdf != nil {
+		return it.pdf.pages()
+	}
+	return 1
+}
+
+// samePlanRecord reports whether a plan record says what the item's latest
+// record already says, so a resumed run need not append it again.
+func samePlanRecord(last, rec Record) bool {
+	return last.ID == rec.ID && last.SHA256 == rec.SHA256 && last.Settings == rec.Settings &&
+		last.Status == rec.Status && last.Error == rec.Error && last.Stage == rec.Stage && last.ErrorClass == rec.ErrorClass
+}
+
+// collect is the one goroutine that writes the journal and the page
+// journal: first the records the plan already decided (a skip or failure
+// the journal already has as the item's latest record is not appended
+// again) and the outputs rebuilt from stored answers, then each answered
+// PDF page as it arrives and each sent item as its last request ends, and
+// finally the items the run never got to.
 func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *Journal, sum *RunSummary) error {
+	done := func(rec Record) {
+		sum.count(rec)
+		if r.hooks.Done != nil {
+			r.hooks.Done(rec)
+		}
+	}
 	write := func(rec Record) error {
 		if err := j.Append(rec); err != nil {
 			return err
 		}
-		sum.add(rec)
-		if r.hooks.Done != nil {
-			r.hooks.Done(rec)
-		}
+		done(rec)
 		return nil
 	}
 	for _, it := range items {
-		if it.action == ActionSkip || it.action == ActionFail {
-			if err := write(r.planRecord(it)); err != nil {
+		var err error
+		switch it.action {
+		case ActionSkip, ActionFail:
+			rec := r.planRecord(it)
+			if last, ok := r.latest[it.id]; ok && samePlanRecord(last, rec) {
+				done(rec) // unchanged: the journal has it
+				continue
+			}
+			err = write(rec)
+		case ActionRebuild:
+			err = write(r.rebuild(it))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	need := map[int]int{}
+	for _, it := range send {
+		if need[it.idx] = len(itemTasks(it)); need[it.idx] == 0 { // every page answered before
+			if err := write(r.record(it, make([]*taskResult, slots(it)))); err != nil {
 				return err
 			}
 		}
@@ -344,15 +424,21 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 	for res := range results {
 		it := res.it
 		if pending[it.idx] == nil {
-			pending[it.idx] = make([]*taskResult, it.reqs)
+			pending[it.idx] = make([]*taskResult, slots(it))
 		}
-		i := max(res.page-1, 0)
-		pending[it.idx][i] = res
+		pending[it.idx][max(res.page-1, 0)] = res
 		if res.sent {
 			sum.Requests++
 		}
-		got[it.idx]++
-		if got[it.idx] < it.reqs {
+		if res.resp != nil {
+			sum.bill(r.usageOf(res.resp))
+			if res.page > 0 && res.err == nil && !res.resp.Partial {
+				if err := r.pages.Append(r.pageRecord(res)); err != nil {
+					return err
+				}
+			}
+		}
+		if got[it.idx]++; got[it.idx] < need[it.idx] {
 			continue
 		}
 		rec := r.record(it, pending[it.idx])
@@ -362,16 +448,16 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 		}
 	}
 	for _, it := range send { // never fed, or partly done when interrupted
-		if got[it.idx] >= it.reqs {
+		if need[it.idx] == 0 || got[it.idx] >= need[it.idx] {
 			continue
 		}
 		rs := pending[it.idx]
 		if rs == nil {
-			rs = make([]*taskResult, it.reqs)
+			rs = make([]*taskResult, slots(it))
 		}
-		for i := range rs {
-			if rs[i] == nil {
-				rs[i] = &taskResult{task: itemTasks(it)[i], notStarted: true}
+		for _, t := range itemTasks(it) {
+			if i := max(t.page-1, 0); rs[i] == nil {
+				rs[i] = &taskResult{task: t, notStarted: true}
 			}
 		}
 		if err := write(r.record(it, rs)); err != nil {

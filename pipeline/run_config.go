@@ -3,8 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/qwen-vision/vision/dashscope"
@@ -55,7 +53,10 @@ type RunOptions struct {
 	// OutDir receives one output per input for presets that write files
 	// (.md for ocr, .json for video-events), mirroring the inputs' paths.
 	// Default: the journal's path without its extension plus the preset's
-	// extension ("results.jsonl" → "results.md/").
+	// extension ("results.jsonl" → "results.md/"), or the journal's path
+	// plus ".d" when that would be the journal itself ("events.json" →
+	// "events.json.d/"). It may not be the journal or inside it, and must
+	// be creatable: Run checks both before sending anything.
 	OutDir string
 	// Preset names a built-in task (Presets). Its prompt and pixel or fps
 	// settings fill what Config leaves zero, so flags override them.
@@ -74,8 +75,10 @@ type RunOptions struct {
 	// MaxCost refuses to start when the estimated cost of what would be
 	// sent is above it (0: no cap). An unknown cost is refused too.
 	MaxCost float64
-	// Resume skips inputs the journal already has as ok with the same
-	// content hash and settings; failed and skipped ones are tried again.
+	// Resume skips inputs whose latest record in the journal is ok with
+	// the same content hash and settings; failed and skipped ones are tried
+	// again, PDFs only for the pages the page journal does not hold, and
+	// answers whose output could not be written get it from the journal.
 	Resume bool
 	// DryRun plans, prepares and writes each request body (base64 elided)
 	// to DryRunDir instead of sending it. Nothing is sent or journaled.
@@ -119,7 +122,7 @@ func (o RunOptions) withDefaults(cfg Config) RunOptions {
 	}
 	if o.OutDir == "" && o.Journal != "" {
 		if p, ok := Presets[o.Preset]; ok && p.OutputExt != "" {
-			o.OutDir = strings.TrimSuffix(o.Journal, filepath.Ext(o.Journal)) + p.OutputExt
+			o.OutDir = defaultOutDir(o.Journal, p.OutputExt)
 		}
 	}
 	return o
@@ -140,8 +143,13 @@ type Hooks struct {
 	// Plan is called once, after every input is probed and planned.
 	Plan func(Plan)
 	// Confirm is asked after Plan before anything is sent (not in a dry
-	// run); false stops the run with ErrDeclined.
+	// run); false stops the run with ErrDeclined. When ctx ends while it
+	// runs, Run returns at once (an error wrapping ctx's) without waiting
+	// for it, so a prompt blocked on its input cannot hold up Ctrl-C.
 	Confirm func(Plan) (bool, error)
+	// Start is called once sending begins, after Confirm (not in a dry
+	// run), e.g. to start drawing progress.
+	Start func(Plan)
 	// Done receives every record as it is appended to the journal.
 	Done func(Record)
 	// DryRun receives every request a dry run writes.

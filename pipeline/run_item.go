@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,7 +48,11 @@ func (r *runner) tokens(t task) int {
 // of the ffmpeg slots.
 func (r *runner) prepare(ctx context.Context, t task, up Uploader) (Prepared, error) {
 	if t.page > 0 {
-		return preparePage(ctx, r.cfg, t.it, t.page, r.tmp, up)
+		tmp, err := r.tempDir()
+		if err != nil {
+			return Prepared{}, err
+		}
+		return preparePage(ctx, r.cfg, t.it, t.page, tmp, up)
 	}
 	if t.it.est.Video != nil {
 		select {
@@ -79,12 +84,13 @@ func (r *runner) request(p Prepared) *dashscope.Request {
 // more) and sends under sendCtx (canceled only after the grace period).
 func (r *runner) send(launch, sendCtx context.Context, res *taskResult) {
 	n := r.tokens(res.task)
-	if err := r.lim.Wait(launch, n); err != nil {
+	slot, err := r.lim.Acquire(launch, n)
+	if err != nil {
 		res.notStarted = true
 		return
 	}
 	path, page := res.it.in.Path, res.page
-	p := &pace{lim: r.lim, tokens: n, onRetry: func(attempt int, cause string) {
+	p := &pace{lim: r.lim, tokens: n, first: slot, onRetry: func(attempt int, cause string) {
 		r.retries.Add(1)
 		if r.hooks.Retry != nil {
 			r.hooks.Retry(RetryEvent{Path: path, Page: page, Attempt: attempt, Cause: cause})
@@ -134,14 +140,27 @@ func errorClass(err error) string {
 	return dashscope.Classify(err).String()
 }
 
-// record turns an item's task results (one per request, in page order)
-// into its one journal record, writing its output file when it is ok.
+// StageOutput marks a record whose answer arrived but whose output file
+// could not be written; the answer is kept in it, and a resumed run writes
+// the output from it without sending again.
+const StageOutput = "output"
+
+// record turns an item's task results into its one journal record,
+// writing its output file when it is ok. results has one slot per request
+// of the item (per page of a PDF, in page order); a nil slot is a PDF page
+// answered before (it.pdf.done), not sent this time.
 func (r *runner) record(it *runItem, results []*taskResult) Record {
 	rec := r.baseRecord(it)
 	var answers []string
 	var failed *taskResult
-	sent, notStarted := false, 0
-	for _, res := range results {
+	sent, notStarted, partial := false, 0, false
+	for i, res := range results {
+		if res == nil { // a page kept from an earlier attempt
+			pr := it.pdf.done[i+1]
+			r.addPage(&rec, PageResult{Page: i + 1, RequestID: pr.RequestID, Usage: pr.Usage, Cost: pr.Cost, Reused: true}, pr.Currency)
+			answers = append(answers, pr.Answer)
+			continue
+		}
 		if res.notStarted {
 			notStarted++
 			continue
@@ -154,24 +173,25 @@ func (r *runner) record(it *runItem, results []*taskResult) Record {
 			rec.Finished = Stamp{res.finished}
 		}
 		if res.resp != nil {
-			r.addUsage(&rec, res.resp)
-			if res.resp.RequestID != "" {
-				rec.RequestID = res.resp.RequestID
-			}
+			u, cost, cur := r.usageOf(res.resp)
+			r.addPage(&rec, PageResult{Page: res.page, RequestID: res.resp.RequestID, Usage: &u, Cost: cost}, cur)
 			answers = append(answers, res.resp.Text)
+			partial = partial || res.resp.Partial
 		}
 		if res.err != nil && failed == nil {
 			failed = res
 		}
+	}
+	if it.pdf == nil {
+		rec.PageResults = nil // one request: its usage is the record's
+	} else {
+		rec.Pages = len(rec.PageResults)
 	}
 	if rec.Finished.IsZero() {
 		rec.Finished = Stamp{time.Now()}
 	}
 	if rec.Started.IsZero() {
 		rec.Started = rec.Finished
-	}
-	if it.pdf != nil {
-		rec.Pages = len(answers)
 	}
 	switch {
 	case failed != nil:
@@ -185,44 +205,79 @@ func (r *runner) record(it *runItem, results []*taskResult) Record {
 			rec.RequestID = ae.RequestID
 		}
 		return rec
-	case notStarted > 0 && !sent:
+	case notStarted > 0 && !sent && len(answers) == 0:
 		rec.Status, rec.Stage, rec.ErrorClass = StatusSkipped, StageInterrupted, "canceled"
 		rec.Error = "interrupted before it was sent; run again with --resume"
 		return rec
 	case notStarted > 0:
 		rec.Status, rec.Stage, rec.ErrorClass = StatusFailed, StageInterrupted, "canceled"
-		rec.Error = fmt.Sprintf("interrupted: %d of %d pages not sent; run again with --resume", notStarted, len(results))
+		rec.Error = fmt.Sprintf("interrupted: %d of %d pages not sent (the %d answered are kept); run again with --resume",
+			notStarted, len(results), len(answers))
+		return rec
+	case partial:
+		rec.Status, rec.Stage, rec.ErrorClass = StatusFailed, "send", "partial"
+		rec.Error = "the answer is partial: the service cut it at its time limit"
 		return rec
 	}
 	rec.Answer = answers[0]
 	if it.pdf != nil {
 		rec.Answer = mergePages(answers)
 	}
-	for _, res := range results {
-		if res.resp.Partial {
-			rec.Status, rec.Stage, rec.ErrorClass = StatusFailed, "send", "partial"
-			rec.Error = "the answer is partial: the service cut it at its time limit"
-			return rec
+	if len(results) == 1 && results[0] != nil {
+		for _, f := range results[0].prep.Frames {
+			rec.FrameTimes = append(rec.FrameTimes, f.TimeS)
 		}
 	}
+	r.finishOutputs(it, &rec)
+	return rec
+}
+
+// finishOutputs writes the outputs of an answered record, which stays ok,
+// or becomes failed at StageOutput (parse, for unreadable events) with
+// its answer kept.
+func (r *runner) finishOutputs(it *runItem, rec *Record) {
 	rec.Status = StatusOK
-	if err := r.writeOutputs(it, results, &rec); err != nil {
+	if err := r.writeOutputs(it, rec); err != nil {
 		rec.Status = StatusFailed
 		if rec.Stage == "" {
-			rec.Stage = "output"
+			rec.Stage = StageOutput
 		}
 		rec.Error = err.Error()
 		if rec.ErrorClass == "" {
 			rec.ErrorClass = "output"
 		}
 	}
+}
+
+// rebuild is the record of an item whose answer is in the journal (it.prev)
+// but whose output was not written: the output is written from the answer
+// and nothing is sent. Usage, cost and request are the earlier record's.
+func (r *runner) rebuild(it *runItem) Record {
+	rec := *it.prev
+	rec.Path, rec.Reused, rec.Outputs = it.in.Path, true, nil
+	rec.Error, rec.ErrorClass, rec.Stage = "", "", ""
+	rec.PageResults = slices.Clone(rec.PageResults)
+	for i := range rec.PageResults {
+		rec.PageResults[i].Reused = true
+	}
+	rec.Finished = Stamp{time.Now()}
+	r.finishOutputs(it, &rec)
 	return rec
+}
+
+// pageRecord is what the page journal keeps of an answered page.
+func (r *runner) pageRecord(res *taskResult) PageRecord {
+	it := res.it
+	u, cost, cur := r.usageOf(res.resp)
+	return PageRecord{ID: it.id, Path: it.in.Path, SHA256: it.sha, Settings: r.settings, Page: res.page, Pages: it.pdf.pages(),
+		Answer: res.resp.Text, Usage: &u, Cost: cost, Currency: cur, RequestID: res.resp.RequestID,
+		Started: Stamp{res.started}, Finished: Stamp{res.finished}}
 }
 
 // baseRecord is the part of a record known from the plan.
 func (r *runner) baseRecord(it *runItem) Record {
 	rec := Record{ID: it.id, Path: it.in.Path, SHA256: it.sha, Settings: r.settings, Currency: it.cur}
-	if it.reqs > 0 {
+	if it.action == ActionSend {
 		est := RecordEstimate{InputTokens: it.inTok, OutputTokens: it.outTok}
 		if it.cost != nil {
 			est.Cost = *it.cost
@@ -249,42 +304,56 @@ func (r *runner) planRecord(it *runItem) Record {
 	return rec
 }
 
-func (r *runner) addUsage(rec *Record, resp *dashscope.Response) {
+// usageOf is the usage one response reported and its cost (nil when the
+// price table does not know it); each request is priced on its own, as
+// tiers depend on its input length.
+func (r *runner) usageOf(resp *dashscope.Response) (RecordUsage, *float64, string) {
 	u := resp.Usage
-	if rec.Usage == nil {
-		rec.Usage = &RecordUsage{}
-		if c := r.cfg.prices().Cost(r.cfg.Model, r.cfg.region(), 0, 0); c.Known {
-			zero := 0.0
-			rec.Cost, rec.Currency = &zero, c.Currency
-		}
-	}
-	ru := rec.Usage
-	ru.InputTokens += u.InputTokens
-	ru.OutputTokens += u.OutputTokens
-	ru.TextTokens += u.InputTokensDetails.TextTokens
-	ru.ImageTokens += u.ImageTokens
-	ru.VideoTokens += u.VideoTokens
-	ru.ReasoningTokens += u.OutputTokensDetails.ReasoningTokens
-	ru.CachedTokens += u.CachedTokens
-	// Each request is priced on its own: tiers depend on its input length.
+	ru := RecordUsage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, TextTokens: u.InputTokensDetails.TextTokens,
+		ImageTokens: u.ImageTokens, VideoTokens: u.VideoTokens, ReasoningTokens: u.OutputTokensDetails.ReasoningTokens,
+		CachedTokens: u.CachedTokens}
 	c := r.cfg.prices().Cost(r.cfg.Model, r.cfg.region(), u.InputTokens, u.OutputTokens)
 	if !c.Known {
-		rec.Cost = nil
-		return
+		return ru, nil, ""
 	}
-	if rec.Cost != nil {
-		v := *rec.Cost + c.Total
-		rec.Cost, rec.Currency = &v, c.Currency
+	total := c.Total
+	return ru, &total, c.Currency
+}
+
+// addPage adds one request's result to rec: its usage and cost to the
+// record's sums (the cost unknown once any request's is), its request as
+// the record's request_id, and it to PageResults.
+func (r *runner) addPage(rec *Record, pr PageResult, currency string) {
+	if pr.RequestID != "" {
+		rec.RequestID = pr.RequestID
+	}
+	rec.PageResults = append(rec.PageResults, pr)
+	first := rec.Usage == nil
+	if first {
+		rec.Usage = &RecordUsage{}
+	}
+	if pr.Usage != nil {
+		rec.Usage.add(*pr.Usage)
+	}
+	switch {
+	case pr.Cost == nil:
+		rec.Cost = nil
+	case first:
+		c := *pr.Cost
+		rec.Cost, rec.Currency = &c, currency
+	case rec.Cost != nil:
+		c := *rec.Cost + *pr.Cost
+		rec.Cost = &c
 	}
 }
 
-// writeOutputs writes the preset's output file of an ok item: the answer as
-// .md (ocr), or the parsed, time-mapped and checked events as .json
-// (video-events). Event problems keep the record ok, prefixed "warning:"
-// in its error field, and are listed in the .json.
-func (r *runner) writeOutputs(it *runItem, results []*taskResult, rec *Record) error {
+// writeOutputs writes the preset's output file of an answered item to
+// it.out: the answer as .md (ocr), or the parsed, time-mapped and checked
+// events as .json (video-events). Event problems keep the record ok,
+// prefixed "warning:" in its error field, and are listed in the .json.
+func (r *runner) writeOutputs(it *runItem, rec *Record) error {
 	preset := Presets[r.ro.Preset]
-	path := outputPath(r.ro.OutDir, preset.OutputExt, it.in)
+	path := it.out
 	if !preset.ParseEvents {
 		if path == "" {
 			return nil
@@ -300,15 +369,11 @@ func (r *runner) writeOutputs(it *runItem, results []*taskResult, rec *Record) e
 		rec.Stage, rec.ErrorClass = "parse", "invalid_answer"
 		return fmt.Errorf("video events: %w", err)
 	}
-	var times []float64
-	for _, f := range results[0].prep.Frames {
-		times = append(times, f.TimeS)
-	}
 	fps, dur := 0.0, it.est.DurationS
 	if it.est.Video != nil {
 		fps = it.est.Video.SampleFPS
 	}
-	events = MapFrameTimes(events, times, fps)
+	events = MapFrameTimes(events, rec.FrameTimes, fps)
 	tol := 0.0
 	if fps > 0 {
 		tol = 1 / fps

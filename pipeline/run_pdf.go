@@ -17,16 +17,44 @@ import (
 // resolution that lands it within the image pixel bounds (the ocr preset's
 // 512–2048 tokens of 32×32 px, or the model's defaults), sent as one
 // request, and the answers are merged in page order. A PDF is one item and
-// one record; if any page fails, the item fails and a resumed run sends all
-// of its pages again.
+// one record (its page_results list each page's request and usage). Each
+// page is kept in the page journal as soon as it is answered
+// (journal_pages.go); if a page fails, or the run is interrupted or
+// killed, the item is recorded failed (or not at all) and a resumed run
+// sends only the pages not kept.
 
 // pdfPlan is the per-page plan of one PDF.
 type pdfPlan struct {
 	dpi   []float64
 	plans []tokens.ImagePlan
+	cost  []*float64         // estimated cost per page (nil: unknown)
+	done  map[int]PageRecord // pages answered before, by page from 1
 }
 
 func (p *pdfPlan) pages() int { return len(p.dpi) }
+
+// totals sets the item's requests, tokens and cost from the pages still
+// to send.
+func (p *pdfPlan) totals(cfg Config, it *runItem) {
+	it.reqs, it.inTok, it.outTok, it.cost = 0, 0, 0, nil
+	sum, known := 0.0, true
+	for i := range p.dpi {
+		if _, ok := p.done[i+1]; ok {
+			continue
+		}
+		it.reqs++
+		it.inTok += p.plans[i].InputTokens + PromptTokens(cfg.Prompt)
+		it.outTok += cfg.OutputTokens
+		if p.cost[i] == nil {
+			known = false
+		} else {
+			sum += *p.cost[i]
+		}
+	}
+	if known {
+		it.cost = &sum
+	}
+}
 
 // planPDF reads the page sizes (pdfinfo) and plans every page as an image.
 func planPDF(ctx context.Context, cfg Config, it *runItem, prompt int) {
@@ -48,8 +76,7 @@ func planPDF(ctx context.Context, cfg Config, it *runItem, prompt int) {
 		return
 	}
 	pp := &pdfPlan{}
-	var cost float64
-	known := true
+	trans := SendBase64
 	for i, s := range sizes {
 		dpi := media.DPIForPixels(s[0], s[1], int(lo), int(hi))
 		if dpi <= 0 {
@@ -64,21 +91,19 @@ func planPDF(ctx context.Context, cfg Config, it *runItem, prompt int) {
 		}
 		pp.dpi = append(pp.dpi, dpi)
 		pp.plans = append(pp.plans, plan)
-		in := plan.InputTokens + prompt
-		it.inTok += in
-		it.outTok += cfg.OutputTokens
-		c := cfg.prices().Cost(cfg.Model, cfg.region(), in, cfg.OutputTokens)
-		if !c.Known {
-			known = false
+		if imageTransport(cfg.Spec, media.Info{}, plan.ResizedWidth, plan.ResizedHeight) == SendUpload {
+			trans = SendUpload
 		}
-		cost += c.Total
+		c := cfg.prices().Cost(cfg.Model, cfg.region(), plan.InputTokens+prompt, cfg.OutputTokens)
+		var cost *float64
+		if c.Known {
+			cost = &c.Total
+		}
+		pp.cost = append(pp.cost, cost)
 		it.cur = c.Currency
 	}
-	it.pdf = pp
-	it.action, it.reqs, it.trans = ActionSend, pages, SendBase64
-	if known {
-		it.cost = &cost
-	}
+	it.pdf, it.action, it.trans = pp, ActionSend, trans
+	pp.totals(cfg, it)
 }
 
 // preparePage renders one page (from 1) into tmp, then probes, plans and

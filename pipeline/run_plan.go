@@ -15,6 +15,10 @@ const (
 	ActionSkip   = "skip"   // recorded as skipped (not media, excluded by the preset…)
 	ActionFail   = "fail"   // recorded as failed before sending (corrupt, over a limit…)
 	ActionResume = "resume" // already ok in the journal with the same hash and settings
+	// ActionRebuild: the journal holds the answer (same hash and settings)
+	// but writing its output failed; the output is written again from it,
+	// nothing is sent.
+	ActionRebuild = "rebuild"
 )
 
 // Plan is what a run will do, known before anything is sent.
@@ -26,6 +30,7 @@ type Plan struct {
 	Skipped      int            `json:"skipped"`
 	Failed       int            `json:"failed"`
 	Resumed      int            `json:"resumed"`
+	Rebuild      int            `json:"rebuild"`       // answered before: only the output is written again
 	InputTokens  int            `json:"input_tokens"`  // estimated, of the requests to send
 	OutputTokens int            `json:"output_tokens"` // estimated
 	Cost         float64        `json:"cost"`          // estimated
@@ -38,6 +43,7 @@ type Plan struct {
 	Journal      string         `json:"journal"`
 	OutDir       string         `json:"out_dir,omitempty"`
 	Shard        string         `json:"shard,omitempty"`
+	DryRun       bool           `json:"dry_run,omitempty"` // nothing will be sent or journaled
 }
 
 // PlanItem is one input in the plan.
@@ -53,6 +59,7 @@ type PlanItem struct {
 	OutputTokens int      `json:"output_tokens,omitempty"`
 	Cost         *float64 `json:"cost,omitempty"`
 	Transport    string   `json:"transport,omitempty"`
+	Output       string   `json:"output,omitempty"` // the preset's output file
 }
 
 // runItem is one input through a run.
@@ -74,11 +81,13 @@ type runItem struct {
 	cost   *float64
 	cur    string
 	trans  string
+	out    string  // the preset's output file ("" for none)
+	prev   *Record // ActionRebuild: the record holding the answer
 }
 
 func (it *runItem) planItem() PlanItem {
 	return PlanItem{ID: it.id, Path: it.in.Path, Kind: it.kind, Action: it.action, Reason: it.reason, Stage: it.stage,
-		Requests: it.reqs, InputTokens: it.inTok, OutputTokens: it.outTok, Cost: it.cost, Transport: it.trans}
+		Requests: it.reqs, InputTokens: it.inTok, OutputTokens: it.outTok, Cost: it.cost, Transport: it.trans, Output: it.out}
 }
 
 // runSettings is what changes an answer, hashed into each record's
@@ -161,7 +170,7 @@ func planItems(ctx context.Context, cfg Config, ro RunOptions, inputs []Input) (
 func planOne(ctx context.Context, cfg Config, ro RunOptions, in Input, prompt int) *runItem {
 	it := &runItem{in: in, kind: string(media.KindOther)}
 	if in.Err == nil && in.Skip == "" {
-		sha, err := HashFile(in.Path)
+		sha, err := HashFile(ctx, in.Path)
 		if err != nil {
 			it.id = ItemID(in.Path, "")
 			return it.fail("hash", "file.unreadable", err.Error())
@@ -193,10 +202,7 @@ func planOne(ctx context.Context, cfg Config, ro RunOptions, in Input, prompt in
 	default:
 		it.action, it.reqs = ActionSend, 1
 		it.inTok, it.outTok, it.cost, it.cur = e.InputTokens, e.OutputTokens, e.Cost, e.Currency
-		it.trans = SendBase64
-		if e.Video != nil && e.Video.Frames > cfg.Spec.ImagesPerRequestBase64 {
-			it.trans = SendUpload
-		}
+		it.trans = plannedTransport(cfg, e)
 	}
 	if ro.Preset == "video-events" && it.action == ActionSend && it.kind != string(media.KindVideo) {
 		it.action, it.reason, it.stage = ActionSkip, "the video-events preset takes videos only", "plan"
@@ -205,15 +211,66 @@ func planOne(ctx context.Context, cfg Config, ro RunOptions, in Input, prompt in
 	return it
 }
 
+// plannedTransport is how Prepare will send e: a video's frames by upload
+// when there are more than the API takes as base64, an image by upload when
+// it might not fit a data URL even re-encoded (imageTransport).
+func plannedTransport(cfg Config, e Estimate) string {
+	switch {
+	case e.Video != nil:
+		if e.Video.Frames > cfg.Spec.ImagesPerRequestBase64 {
+			return SendUpload
+		}
+	case e.Image != nil:
+		return imageTransport(cfg.Spec, e.Info, e.Image.ResizedWidth, e.Image.ResizedHeight)
+	}
+	return SendBase64
+}
+
+// worstJPEGBytesPerPixel bounds the JPEG size of an image at quality 50,
+// the last quality Prepare tries before uploading: random saturated
+// colours, the worst case measured for image/jpeg, take 0.56 bytes per
+// pixel (uniform noise 0.41). At the default image bounds (2.6 MP) every
+// image fits the 10 MB data-URL limit; from about 12 MP (--high-res) the
+// source decides.
+const worstJPEGBytesPerPixel = 0.6
+
+// imageTransport is how Prepare will send an image resized to w×h:
+// base64 when the original is kept (already that size, upright, JPEG or
+// PNG) and fits the data-URL limit; base64 when even a worst-case JPEG of
+// w×h fits, or when a JPEG source's own density, scaled to w×h with 50%
+// to spare, does; else by upload. Prepare decides on the bytes it really
+// encodes and records the transport it used. info may be zero (a rendered
+// PDF page: PNG, decided by the worst case).
+func imageTransport(spec tokens.Spec, info media.Info, w, h int) string {
+	limit := spec.ImageBase64MaxBytes
+	fits := func(n float64) bool { return media.Base64Len(int(n)+64<<10, "image/jpeg") <= limit } // + headers, EXIF
+	px := float64(w) * float64(h)
+	asIs := info.Width == w && info.Height == h && info.Orientation <= 1 && !info.Animated &&
+		(info.Format == "jpeg" || info.Format == "png")
+	switch {
+	case limit <= 0:
+		return SendBase64
+	case asIs && media.Base64Len(int(info.Bytes), info.MIME) <= limit:
+		return SendBase64
+	case fits(px * worstJPEGBytesPerPixel):
+		return SendBase64
+	case info.Format == "jpeg" && info.Width > 0 && info.Height > 0 &&
+		fits(1.5*float64(info.Bytes)*px/(float64(info.Width)*float64(info.Height))):
+		return SendBase64
+	}
+	return SendUpload
+}
+
 func (it *runItem) fail(stage, code, msg string) *runItem {
 	it.action, it.stage, it.code, it.reason = ActionFail, stage, code, msg
+	it.trans = ""
 	return it
 }
 
 // buildPlan totals the items.
 func buildPlan(items []*runItem, cfg Config, ro RunOptions, settings string) Plan {
 	p := Plan{Inputs: len(items), CostKnown: true, Transports: map[string]int{}, Settings: settings,
-		Prompt: cfg.Prompt, Preset: ro.Preset, Journal: ro.Journal, OutDir: ro.OutDir, Shard: ro.Shard.String()}
+		Prompt: cfg.Prompt, Preset: ro.Preset, Journal: ro.Journal, OutDir: ro.OutDir, Shard: ro.Shard.String(), DryRun: ro.DryRun}
 	for _, it := range items {
 		p.Items = append(p.Items, it.planItem())
 		switch it.action {
@@ -223,6 +280,8 @@ func buildPlan(items []*runItem, cfg Config, ro RunOptions, settings string) Pla
 			p.Failed++
 		case ActionResume:
 			p.Resumed++
+		case ActionRebuild:
+			p.Rebuild++
 		case ActionSend:
 			p.Send++
 			p.Requests += it.reqs

@@ -13,8 +13,10 @@ type RunSummary struct {
 	Requests    int `json:"requests"`    // requests sent (or, in a dry run, written)
 	Retries     int `json:"retries"`
 
-	Usage     RecordUsage `json:"usage"` // actual, summed over the records of this run
-	Cost      float64     `json:"cost"`  // actual
+	// Usage and Cost are what this run's requests used: pages and answers
+	// reused from the journal were billed by the run that sent them.
+	Usage     RecordUsage `json:"usage"`
+	Cost      float64     `json:"cost"`
 	Currency  string      `json:"currency,omitempty"`
 	CostKnown bool        `json:"cost_known"`
 
@@ -32,8 +34,8 @@ type RunSummary struct {
 	ElapsedS  float64 `json:"elapsed_s"`
 }
 
-// add counts one record written by this run.
-func (s *RunSummary) add(r Record) {
+// count counts how one input ended, from its record.
+func (s *RunSummary) count(r Record) {
 	switch r.Status {
 	case StatusOK:
 		s.OK++
@@ -46,21 +48,17 @@ func (s *RunSummary) add(r Record) {
 	if r.Stage == StageInterrupted {
 		s.Interrupted++
 	}
-	if u := r.Usage; u != nil {
-		s.Usage.InputTokens += u.InputTokens
-		s.Usage.OutputTokens += u.OutputTokens
-		s.Usage.TextTokens += u.TextTokens
-		s.Usage.ImageTokens += u.ImageTokens
-		s.Usage.VideoTokens += u.VideoTokens
-		s.Usage.ReasoningTokens += u.ReasoningTokens
-		s.Usage.CachedTokens += u.CachedTokens
-		if r.Cost != nil {
-			s.Cost += *r.Cost
-			if s.Currency == "" {
-				s.Currency = r.Currency
-			}
-		} else {
-			s.CostKnown = false
-		}
+}
+
+// bill adds the usage and cost of one response this run received.
+func (s *RunSummary) bill(u RecordUsage, cost *float64, currency string) {
+	s.Usage.add(u)
+	if cost == nil {
+		s.CostKnown = false
+		return
+	}
+	s.Cost += *cost
+	if s.Currency == "" {
+		s.Currency = currency
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/qwen-vision/vision/dashscope"
@@ -138,7 +139,7 @@ func runRun(c *cli.Context) error {
 	if !quiet && !jsonOut && !ro.DryRun && isTTY(stderr) {
 		prog = newProgress(stderr)
 	}
-	opts := []dashscope.Option{dashscope.WithHTTPClient(pipeline.PaceAttempts(httpClient())),
+	opts := []dashscope.Option{dashscope.WithHTTPClient(pipeline.PaceAttempts(httpClient(ro.Concurrency))),
 		dashscope.WithMaxRetries(c.Int("max-retries"))}
 	if d := c.Duration("request-timeout"); d > 0 {
 		opts = append(opts, dashscope.WithTimeouts(0, d, 0))
@@ -160,8 +161,10 @@ func runRun(c *cli.Context) error {
 			} else if !quiet {
 				printPlan(stderr, p, cfg.Model)
 			}
+		},
+		Start: func(p pipeline.Plan) {
 			if prog != nil {
-				prog.start(p)
+				prog.start(p) // not before: its ticker would draw over the prompt
 			}
 		},
 		Done: func(r pipeline.Record) {
@@ -188,12 +191,22 @@ func runRun(c *cli.Context) error {
 	if prog != nil {
 		hooks.Retry = func(pipeline.RetryEvent) { prog.retry() }
 	}
-	if !ro.DryRun && !c.Bool("yes") && !jsonOut && isTTY(c.App.Reader) && isTTY(stderr) {
-		hooks.Confirm = func(p pipeline.Plan) (bool, error) { return confirm(c.App.Reader, stderr, p) }
+	// On a terminal, ask (on stderr, so also with --json) unless --yes.
+	var asking atomic.Bool
+	if !ro.DryRun && !c.Bool("yes") && isTTY(c.App.Reader) && isTTY(stderr) {
+		hooks.Confirm = func(p pipeline.Plan) (bool, error) {
+			asking.Store(true)
+			defer asking.Store(false)
+			return confirm(c.App.Reader, stderr, p)
+		}
 	}
 	sum, err := pipeline.Run(c.Context, cfg, ro, client, c.Args().Slice(), c.App.Reader, hooks)
 	if prog != nil {
 		prog.finish()
+	}
+	if asking.Load() { // Ctrl-C at the prompt: end its line
+		fmt.Fprintln(stderr)
+		return err
 	}
 	switch {
 	case errors.Is(err, pipeline.ErrJournalExists):
@@ -224,12 +237,16 @@ func runRun(c *cli.Context) error {
 
 // httpClient is the transport dashscope would build itself (connect and
 // TLS timeouts, short-lived idle connections), for PaceAttempts to wrap.
-func httpClient() *http.Client {
+// It keeps an idle connection per request in flight (the default keeps 2
+// per host, so with --concurrency 4 half the requests would connect and
+// shake hands with TLS again).
+func httpClient(concurrency int) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	d := &net.Dialer{Timeout: dashscope.DefaultConnectTimeout, KeepAlive: 30 * time.Second}
 	tr.DialContext = d.DialContext
 	tr.TLSHandshakeTimeout = dashscope.DefaultConnectTimeout
 	tr.IdleConnTimeout = 30 * time.Second
+	tr.MaxIdleConnsPerHost = max(concurrency, pipeline.DefaultConcurrency)
 	return &http.Client{Transport: tr}
 }
 
@@ -240,15 +257,22 @@ func pagePath(path string, page int) string {
 	return path
 }
 
-// maxListed bounds the skipped and failed items the plan lists by name.
+// maxListed bounds the items of each kind the plan lists by name.
 const maxListed = 20
 
 func printPlan(w io.Writer, p pipeline.Plan, model string) {
-	fmt.Fprintf(w, "vision: plan: %d inputs: %d to send (%d requests), %d skipped, %d failed, %d already done\n",
+	fmt.Fprintf(w, "vision: plan: %d inputs: %d to send (%d requests), %d skipped, %d failed, %d already done",
 		p.Inputs, p.Send, p.Requests, p.Skipped, p.Failed, p.Resumed)
+	if p.Rebuild > 0 {
+		fmt.Fprintf(w, ", %d outputs written from stored answers", p.Rebuild)
+	}
+	fmt.Fprintln(w)
 	cost := "cost unknown (no price for this model and region)"
 	if p.CostKnown {
 		cost = "about " + formatCost(p.Cost, p.Currency)
+	}
+	if p.Requests == 0 {
+		cost = "nothing to pay"
 	}
 	fmt.Fprintf(w, "vision: plan: %s: %d input + %d output tokens estimated, %s\n", model, p.InputTokens, p.OutputTokens, cost)
 	if len(p.Transports) > 0 {
@@ -259,27 +283,57 @@ func printPlan(w io.Writer, p pipeline.Plan, model string) {
 		sort.Strings(ts)
 		fmt.Fprintf(w, "vision: plan: sent as %s\n", strings.Join(ts, ", "))
 	}
-	listed := 0
-	for _, it := range p.Items {
-		if it.Action != pipeline.ActionSkip && it.Action != pipeline.ActionFail {
-			continue
-		}
-		if listed++; listed > maxListed {
-			continue
-		}
-		verb := "skip"
-		if it.Action == pipeline.ActionFail {
-			verb = "fail"
-		}
-		fmt.Fprintf(w, "vision: plan: %s %s: %s\n", verb, it.Path, it.Reason)
+	more := "(--json lists them all)"
+	if !p.DryRun {
+		more = "(each gets a record in " + p.Journal + ")"
 	}
-	if listed > maxListed {
-		fmt.Fprintf(w, "vision: plan: … and %d more skipped or failed (see the results file)\n", listed-maxListed)
+	listPlanItems(w, p, more, func(it pipeline.PlanItem) string {
+		switch it.Action {
+		case pipeline.ActionSend:
+			line := fmt.Sprintf("send %s: %s", it.Path, it.Transport)
+			if it.Requests > 1 {
+				line += fmt.Sprintf(", %d requests", it.Requests)
+			}
+			if it.Reason != "" { // e.g. PDF pages kept from an earlier attempt
+				line += " (" + it.Reason + ")"
+			}
+			return line
+		case pipeline.ActionRebuild:
+			return fmt.Sprintf("rebuild %s: %s", it.Path, it.Reason)
+		}
+		return ""
+	}, "to send")
+	listPlanItems(w, p, more, func(it pipeline.PlanItem) string {
+		switch it.Action {
+		case pipeline.ActionSkip:
+			return fmt.Sprintf("skip %s: %s", it.Path, it.Reason)
+		case pipeline.ActionFail:
+			return fmt.Sprintf("fail %s: %s", it.Path, it.Reason)
+		}
+		return ""
+	}, "skipped or failed")
+}
+
+// listPlanItems prints the first maxListed lines that line gives for the
+// plan's items ("" leaves an item out), then how many more there are.
+func listPlanItems(w io.Writer, p pipeline.Plan, more string, line func(pipeline.PlanItem) string, what string) {
+	n := 0
+	for _, it := range p.Items {
+		s := line(it)
+		if s == "" {
+			continue
+		}
+		if n++; n <= maxListed {
+			fmt.Fprintf(w, "vision: plan: %s\n", s)
+		}
+	}
+	if n > maxListed {
+		fmt.Fprintf(w, "vision: plan: … and %d more %s %s\n", n-maxListed, what, more)
 	}
 }
 
 func confirm(r io.Reader, w io.Writer, p pipeline.Plan) (bool, error) {
-	if p.Send == 0 {
+	if p.Requests == 0 {
 		return true, nil
 	}
 	cost := "unknown cost"
@@ -287,8 +341,14 @@ func confirm(r io.Reader, w io.Writer, p pipeline.Plan) (bool, error) {
 		cost = "about " + formatCost(p.Cost, p.Currency)
 	}
 	fmt.Fprintf(w, "vision: send %d requests for %d items, %s? [y/N] ", p.Requests, p.Send, cost)
-	line, err := bufio.NewReader(r).ReadString('\n')
+	// One line of at most maxAnswer bytes: an endless input (a terminal
+	// fed from /dev/zero, a paste) is cut there and declines.
+	line, err := bufio.NewReader(io.LimitReader(r, maxAnswer)).ReadString('\n')
 	if err != nil && line == "" {
+		return false, nil
+	}
+	if !strings.HasSuffix(line, "\n") && len(line) >= maxAnswer {
+		fmt.Fprintf(w, "\nvision: answer longer than %d bytes: taken as no\n", maxAnswer)
 		return false, nil
 	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
@@ -297,6 +357,9 @@ func confirm(r io.Reader, w io.Writer, p pipeline.Plan) (bool, error) {
 	}
 	return false, nil
 }
+
+// maxAnswer bounds the confirmation answer read from the terminal.
+const maxAnswer = 4 << 10
 
 func printRunSummary(w io.Writer, s pipeline.RunSummary) {
 	if s.DryRun {
@@ -310,7 +373,7 @@ func printRunSummary(w io.Writer, s pipeline.RunSummary) {
 	}
 	fmt.Fprintf(w, "\nrequests: %d, retries %d, %.1fs\n", s.Requests, s.Retries, s.ElapsedS)
 	fmt.Fprintf(w, "tokens: input %d (estimated %d), output %d (estimated %d)\n", s.Usage.InputTokens, s.EstimatedInputTokens, s.Usage.OutputTokens, s.EstimatedOutputTokens)
-	if s.CostKnown {
+	if s.CostKnown && (s.Requests > 0 || s.EstimatedCost > 0) { // nothing sent: no currency to print
 		fmt.Fprintf(w, "cost: %s (estimated %s)\n", formatCost(s.Cost, s.Currency), formatCost(s.EstimatedCost, s.Currency))
 	}
 	if len(s.FailuresByClass) > 0 {

@@ -155,20 +155,10 @@ func short(n int) string {
 	return fmt.Sprint(n)
 }
 
-// isTTY reports whether v (a reader or writer) is a terminal: a character
-// device other than /dev/null (isTerminal alone takes /dev/null for one,
-// and a confirmation read from it would decline every run).
+// isTTY reports whether v (a reader or writer) is an *os.File open on a
+// terminal (isTerminalFd: an ioctl, not the file mode, so /dev/null and
+// /dev/zero are not terminals).
 func isTTY(v any) bool {
 	f, ok := v.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(st, null) {
-		return false
-	}
-	return true
+	return ok && f != nil && isTerminalFd(f.Fd())
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -459,5 +460,131 @@ func TestRunE2EInterrupt(t *testing.T) {
 	}
 	if !strings.HasPrefix(lastLine(out.String()), `{"summary":`) {
 		t.Errorf("no summary line after the interrupt:\n%s", out.String())
+	}
+}
+
+// TestRunE2EKillMidPDFAndResume kills the process (SIGKILL) while a
+// six-page PDF is half done: the pages answered before the kill are in the
+// page journal, and the resumed run sends only the others and writes one
+// ok record with every page in order.
+func TestRunE2EKillMidPDFAndResume(t *testing.T) {
+	needTools(t, "pdftoppm", "pdfinfo", "pdfunite")
+	srv := dashtest.New(t, e2eKey)
+	srv.Delay = 300 * time.Millisecond
+	dir := t.TempDir()
+	src, _ := filepath.Abs("../../testdata/pdf/two-pages.pdf")
+	if err := os.MkdirAll(filepath.Join(dir, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("pdfunite", src, src, src, filepath.Join(dir, "in", "six.pdf")).CombinedOutput(); err != nil {
+		t.Fatalf("pdfunite: %v\n%s", err, out)
+	}
+	pages := filepath.Join(dir, "r.jsonl.pages")
+	cmd := visionCmd(t, dir, srv.URL, "run", "in", "--preset", "ocr", "-o", "r.jsonl", "--concurrency", "1", "--quiet")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); countLines(pages) < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no pages kept after 30 s")
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	kept := countLines(pages)
+	if n := countLines(filepath.Join(dir, "r.jsonl")); n != 0 || kept >= 6 {
+		t.Fatalf("before the resume: %d records, %d pages kept", n, kept)
+	}
+	srv.Delay = 0
+	before := len(srv.Requests())
+	code, stdout, stderr := runVision(t, dir, srv.URL, "run", "in", "--preset", "ocr", "-o", "r.jsonl", "--resume", "--json")
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if sent := len(srv.Requests()) - before; sent != 6-kept {
+		t.Errorf("resume sent %d requests; %d of 6 pages were kept", sent, kept)
+	}
+	recs := journalRecords(t, filepath.Join(dir, "r.jsonl"))
+	if len(recs) != 1 || recs[0].Status != "ok" || recs[0].Pages != 6 || len(recs[0].PageResults) != 6 {
+		t.Fatalf("records %+v", recs)
+	}
+	last := -1
+	for p := 1; p <= 6; p++ {
+		i := strings.Index(recs[0].Answer, fmt.Sprintf("<!-- page %d -->", p))
+		if i <= last {
+			t.Errorf("page %d missing or out of order", p)
+		}
+		last = i
+		if reused := recs[0].PageResults[p-1].Reused; reused != (p <= kept) {
+			t.Errorf("page %d reused %v, %d were kept", p, reused, kept)
+		}
+	}
+}
+
+// TestRunE2EOutputsOutsideTheWorkingDirectory is the collision of two
+// roots' same-named files (the audit's /x/a/scans /x/b/scans).
+func TestRunE2EOutputsOutsideTheWorkingDirectory(t *testing.T) {
+	srv := dashtest.New(t, e2eKey)
+	top := t.TempDir()
+	distinctPNGs(t, filepath.Join(top, "a", "scans"), 1)
+	distinctPNGs(t, filepath.Join(top, "b", "scans"), 2)
+	os.Remove(filepath.Join(top, "b", "scans", "paa.png"))
+	os.Rename(filepath.Join(top, "b", "scans", "pab.png"), filepath.Join(top, "b", "scans", "paa.png")) // same name, other content
+	work := filepath.Join(top, "work")
+	os.MkdirAll(work, 0o755)
+	code, _, stderr := runVision(t, work, srv.URL, "run", filepath.Join(top, "a", "scans"), filepath.Join(top, "b", "scans"), "--preset", "ocr", "-o", "r.jsonl", "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	answers := map[string]bool{}
+	for _, r := range journalRecords(t, filepath.Join(work, "r.jsonl")) {
+		md, err := os.ReadFile(filepath.Join(work, r.Outputs[0]))
+		if err != nil || string(md) != r.Answer {
+			t.Errorf("%s → %v: %q %v", r.Path, r.Outputs, md, err)
+		}
+		answers[string(md)] = true
+	}
+	if len(answers) != 2 {
+		t.Errorf("two inputs, %d distinct outputs", len(answers))
+	}
+	for _, p := range []string{"r.md/a/scans/paa.png.md", "r.md/b/scans/paa.png.md"} {
+		if _, err := os.Stat(filepath.Join(work, p)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestRunE2EVideoEventsJournalNamedJSON: -o events.json with the .json
+// outputs of video-events writes them to events.json.d/, not into the
+// journal, with start_time/end_time as HH:mm:ss and exact seconds beside.
+func TestRunE2EVideoEventsJournalNamedJSON(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	srv := dashtest.New(t, e2eKey)
+	dir := t.TempDir()
+	put(t, "../../testdata/video/cfr_h264.mp4", filepath.Join(dir, "in", "clip.mp4"))
+	code, stdout, stderr := runVision(t, dir, srv.URL, "run", "in", "--preset", "video-events", "-o", "events.json", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	recs := journalRecords(t, filepath.Join(dir, "events.json"))
+	if len(recs) != 1 || recs[0].Status != "ok" || len(recs[0].Outputs) != 1 || recs[0].Outputs[0] != filepath.Join("events.json.d", "in", "clip.mp4.json") {
+		t.Fatalf("records %+v", recs)
+	}
+	var out struct {
+		Events []map[string]any `json:"events"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, recs[0].Outputs[0]))
+	if err != nil || json.Unmarshal(data, &out) != nil || len(out.Events) != 1 {
+		t.Fatalf("events file %s: %v", data, err)
+	}
+	e := out.Events[0]
+	for _, k := range []string{"start_time", "end_time"} {
+		if s, _ := e[k].(string); len(s) != 8 || s[2] != ':' || s[5] != ':' {
+			t.Errorf("%s = %q, want HH:mm:ss", k, s)
+		}
+	}
+	if _, ok := e["start_s"].(float64); !ok {
+		t.Errorf("no exact start_s: %v", e)
 	}
 }
