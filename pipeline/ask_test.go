@@ -114,7 +114,9 @@ func TestAskSpoolsMedia(t *testing.T) {
 			t.Fatalf("prepared media is held in memory: %v", m)
 		}
 	}
-	srv.Fault = func(dashtest.Request) dashtest.Fault { return dashtest.ServerError }
+	srv.Set(func(c *dashtest.Settings) {
+		c.Fault = func(dashtest.Request) dashtest.Fault { return dashtest.ServerError }
+	})
 	if _, err := Ask(context.Background(), cfg, testClient(t, srv.URL, dashscope.WithMaxRetries(0)), []string{dir}, nil, AskOptions{}); err == nil {
 		t.Fatal("no error from a 500")
 	}

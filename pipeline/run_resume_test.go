@@ -31,12 +31,14 @@ func TestRunPDFKeepsFinishedPages(t *testing.T) {
 	needTool(t, "pdftoppm")
 	needTool(t, "pdfinfo")
 	srv := dashtest.New(t, testKey)
-	srv.Fault = func(r dashtest.Request) dashtest.Fault {
-		if r.N == 2 {
-			return dashtest.ServerError
+	srv.Set(func(c *dashtest.Settings) {
+		c.Fault = func(r dashtest.Request) dashtest.Fault {
+			if r.N == 2 {
+				return dashtest.ServerError
+			}
+			return dashtest.None
 		}
-		return dashtest.None
-	}
+	})
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	copyFile(t, "../testdata/pdf/two-pages.pdf", filepath.Join(in, "doc.pdf"))
@@ -95,18 +97,20 @@ func TestRunPDFInterruptedKeepsPages(t *testing.T) {
 	needTool(t, "pdftoppm")
 	needTool(t, "pdfinfo")
 	srv := dashtest.New(t, testKey)
-	srv.Delay = 500 * time.Millisecond
+	srv.Set(func(c *dashtest.Settings) { c.Delay = 500 * time.Millisecond })
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	copyFile(t, "../testdata/pdf/two-pages.pdf", filepath.Join(in, "doc.pdf"))
 	journal := filepath.Join(dir, "r.jsonl")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv.OnRequest = func(r dashtest.Request) {
-		if r.N == 2 {
-			cancel() // page 2 is on the wire; the grace period is shorter than its answer
+	srv.Set(func(c *dashtest.Settings) {
+		c.OnRequest = func(r dashtest.Request) {
+			if r.N == 2 {
+				cancel() // page 2 is on the wire; the grace period is shorter than its answer
+			}
 		}
-	}
+	})
 	ro := RunOptions{Journal: journal, Preset: "ocr", Concurrency: 1, Grace: 50 * time.Millisecond}
 	if _, err := Run(ctx, testConfig(t), ro, testClient(t, srv.URL), []string{in}, nil, Hooks{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
@@ -115,7 +119,7 @@ func TestRunPDFInterruptedKeepsPages(t *testing.T) {
 	if len(recs) != 1 || recs[0].Status != StatusFailed || recs[0].Stage != StageInterrupted || recs[0].Pages != 1 {
 		t.Fatalf("interrupted record: %+v", recs)
 	}
-	srv.Delay, srv.OnRequest = 0, nil
+	srv.Set(func(c *dashtest.Settings) { c.Delay, c.OnRequest = 0, nil })
 	ro.Resume = true
 	sum, err := Run(context.Background(), testConfig(t), ro, testClient(t, srv.URL), []string{in}, nil, Hooks{})
 	if err != nil || sum.OK != 1 || sum.Requests != 1 || len(srv.Requests()) != 3 {
@@ -136,12 +140,14 @@ func TestRunResumeDoesNotRepeatPlanRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n atomic.Int64
-	f.srv.Fault = func(dashtest.Request) dashtest.Fault {
-		if n.Add(1) == 1 {
-			return dashtest.ServerError
+	f.srv.Set(func(c *dashtest.Settings) {
+		c.Fault = func(dashtest.Request) dashtest.Fault {
+			if n.Add(1) == 1 {
+				return dashtest.ServerError
+			}
+			return dashtest.None
 		}
-		return dashtest.None
-	}
+	})
 	client := testClient(t, f.srv.URL, dashscope.WithMaxRetries(0))
 	ro := RunOptions{Journal: f.journal, Concurrency: 1}
 	if _, err := Run(context.Background(), f.cfg, ro, client, []string{f.in}, nil, Hooks{}); err != nil {

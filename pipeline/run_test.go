@@ -256,15 +256,17 @@ func TestRunMixedFolderOCR(t *testing.T) {
 func TestRunFaultsOneRecordEachAndRateLimit(t *testing.T) {
 	const n, rpm = 40, 600
 	srv := dashtest.New(t, testKey)
-	srv.RetryAfter = "1"
+	srv.Set(func(c *dashtest.Settings) { c.RetryAfter = "1" })
 	var count atomic.Int64
 	kinds := []dashtest.Fault{dashtest.Throttle, dashtest.ServerError, dashtest.Reset, dashtest.Stall}
-	srv.Fault = func(r dashtest.Request) dashtest.Fault {
-		if c := count.Add(1); c%5 == 0 { // 20% of requests
-			return kinds[(c/5-1)%int64(len(kinds))]
+	srv.Set(func(c *dashtest.Settings) {
+		c.Fault = func(r dashtest.Request) dashtest.Fault {
+			if c := count.Add(1); c%5 == 0 { // 20% of requests
+				return kinds[(c/5-1)%int64(len(kinds))]
+			}
+			return dashtest.None
 		}
-		return dashtest.None
-	}
+	})
 	dir := t.TempDir()
 	paths := writePNGs(t, filepath.Join(dir, "in"), n)
 	journal := filepath.Join(dir, "r.jsonl")
@@ -391,13 +393,15 @@ func TestRunTokenRate(t *testing.T) {
 // slots of the paused workers, about 3 s with six of them.
 func TestRunThrottlePauseIsRetryAfter(t *testing.T) {
 	srv := dashtest.New(t, testKey)
-	srv.RetryAfter = "1"
-	srv.Fault = func(r dashtest.Request) dashtest.Fault {
-		if r.N == 2 {
-			return dashtest.Throttle
+	srv.Set(func(c *dashtest.Settings) { c.RetryAfter = "1" })
+	srv.Set(func(c *dashtest.Settings) {
+		c.Fault = func(r dashtest.Request) dashtest.Fault {
+			if r.N == 2 {
+				return dashtest.Throttle
+			}
+			return dashtest.None
 		}
-		return dashtest.None
-	}
+	})
 	dir := t.TempDir()
 	writePNGs(t, filepath.Join(dir, "in"), 8)
 	cfg := testConfig(t)
@@ -434,12 +438,14 @@ func TestRunResumeSkipsFinishedItems(t *testing.T) {
 	client := testClient(t, srv.URL)
 	// The first run fails two items (500 without retries).
 	var count atomic.Int64
-	srv.Fault = func(r dashtest.Request) dashtest.Fault {
-		if count.Add(1) <= 2 {
-			return dashtest.ServerError
+	srv.Set(func(c *dashtest.Settings) {
+		c.Fault = func(r dashtest.Request) dashtest.Fault {
+			if count.Add(1) <= 2 {
+				return dashtest.ServerError
+			}
+			return dashtest.None
 		}
-		return dashtest.None
-	}
+	})
 	noRetry := testClient(t, srv.URL, dashscope.WithMaxRetries(0))
 	sum, err := Run(context.Background(), cfg, RunOptions{Journal: journal, Concurrency: 1}, noRetry, []string{filepath.Join(dir, "in")}, nil, Hooks{})
 	if err != nil || sum.Failed != 2 || sum.OK != 4 {
@@ -477,7 +483,7 @@ func TestRunResumeSkipsFinishedItems(t *testing.T) {
 
 func TestRunInterruptRecordsEveryItem(t *testing.T) {
 	srv := dashtest.New(t, testKey)
-	srv.Delay = 300 * time.Millisecond
+	srv.Set(func(c *dashtest.Settings) { c.Delay = 300 * time.Millisecond })
 	dir := t.TempDir()
 	paths := writePNGs(t, filepath.Join(dir, "in"), 12)
 	journal := filepath.Join(dir, "r.jsonl")
@@ -485,11 +491,13 @@ func TestRunInterruptRecordsEveryItem(t *testing.T) {
 	cfg.Prompt = "What is this?"
 	ctx, cancel := context.WithCancel(context.Background())
 	var once sync.Once
-	srv.OnRequest = func(r dashtest.Request) {
-		if r.N == 3 {
-			once.Do(cancel)
+	srv.Set(func(c *dashtest.Settings) {
+		c.OnRequest = func(r dashtest.Request) {
+			if r.N == 3 {
+				once.Do(cancel)
+			}
 		}
-	}
+	})
 	sum, err := Run(ctx, cfg, RunOptions{Journal: journal, Concurrency: 2, Grace: 100 * time.Millisecond},
 		testClient(t, srv.URL), []string{filepath.Join(dir, "in")}, nil, Hooks{})
 	if !errors.Is(err, context.Canceled) {

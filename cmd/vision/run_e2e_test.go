@@ -259,7 +259,7 @@ func TestRunE2EKillAndResume(t *testing.T) {
 	distinctPNGs(t, filepath.Join(dir, "in"), 10)
 	journal := filepath.Join(dir, "r.jsonl")
 
-	srv.Delay = 250 * time.Millisecond
+	srv.Set(func(c *dashtest.Settings) { c.Delay = 250 * time.Millisecond })
 	cmd := visionCmd(t, dir, srv.URL, "run", "in", "-p", "What is this?", "-o", "r.jsonl", "--concurrency", "2", "--quiet")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
@@ -291,7 +291,7 @@ func TestRunE2EKillAndResume(t *testing.T) {
 		t.Fatalf("%d items finished before the kill; want some but not all", len(finished))
 	}
 
-	srv.Delay = 0
+	srv.Set(func(c *dashtest.Settings) { c.Delay = 0 })
 	before := len(srv.Requests())
 	code, stdout, stderr := runVision(t, dir, srv.URL, "run", "in", "-p", "What is this?", "-o", "r.jsonl", "--resume", "--json")
 	if code != 0 {
@@ -421,7 +421,7 @@ func TestRunE2ERefusals(t *testing.T) {
 // every input still has exactly one record, and the exit status is 130.
 func TestRunE2EInterrupt(t *testing.T) {
 	srv := dashtest.New(t, e2eKey)
-	srv.Delay = 400 * time.Millisecond
+	srv.Set(func(c *dashtest.Settings) { c.Delay = 400 * time.Millisecond })
 	dir := t.TempDir()
 	distinctPNGs(t, filepath.Join(dir, "in"), 8)
 	journal := filepath.Join(dir, "r.jsonl")
@@ -470,7 +470,7 @@ func TestRunE2EInterrupt(t *testing.T) {
 func TestRunE2EKillMidPDFAndResume(t *testing.T) {
 	needTools(t, "pdftoppm", "pdfinfo", "pdfunite")
 	srv := dashtest.New(t, e2eKey)
-	srv.Delay = 300 * time.Millisecond
+	srv.Set(func(c *dashtest.Settings) { c.Delay = 300 * time.Millisecond })
 	dir := t.TempDir()
 	src, _ := filepath.Abs("../../testdata/pdf/two-pages.pdf")
 	if err := os.MkdirAll(filepath.Join(dir, "in"), 0o755); err != nil {
@@ -496,7 +496,7 @@ func TestRunE2EKillMidPDFAndResume(t *testing.T) {
 	if n := countLines(filepath.Join(dir, "r.jsonl")); n != 0 || kept >= 6 {
 		t.Fatalf("before the resume: %d records, %d pages kept", n, kept)
 	}
-	srv.Delay = 0
+	srv.Set(func(c *dashtest.Settings) { c.Delay = 0 })
 	before := len(srv.Requests())
 	code, stdout, stderr := runVision(t, dir, srv.URL, "run", "in", "--preset", "ocr", "-o", "r.jsonl", "--resume", "--json")
 	if code != 0 {

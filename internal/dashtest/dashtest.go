@@ -68,18 +68,23 @@ func (r Request) Key() string {
 	return r.Media[0]
 }
 
-// Server is the stand-in. Set the fields before the first request.
-type Server struct {
-	*httptest.Server
-	Key        string                          // the expected API key
+// Settings are how the stand-in behaves; change them with [Server.Set].
+type Settings struct {
 	Answer     func(r Request) string          // default: DefaultAnswer
 	Fault      func(r Request) Fault           // default: none
 	Delay      time.Duration                   // before each answer
 	RetryAfter string                          // Retry-After of a Throttle (default "1")
 	OnRequest  func(r Request)                 // called on arrival (e.g. to count)
 	Check      func(body map[string]any) error // extra body checks
+}
+
+// Server is the stand-in.
+type Server struct {
+	*httptest.Server
+	Key string // the expected API key
 
 	mu         sync.Mutex
+	settings   Settings
 	reqs       []Request
 	violations []string
 	policies   map[string]policy // by policy document
@@ -101,6 +106,22 @@ func New(t interface{ Cleanup(func()) }, key string) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// Set changes the settings under the server's lock: a test may change them
+// at any time, even while another process (the vision binary) is sending
+// requests, with no data race.
+func (s *Server) Set(change func(*Settings)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	change(&s.settings)
+}
+
+// current is a copy of the settings, for one request.
+func (s *Server) current() Settings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settings
 }
 
 // Requests returns every request received so far, in arrival order.
@@ -153,6 +174,7 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r := Request{At: time.Now()}
+	cfg := s.current()
 	s.mu.Lock()
 	r.N = len(s.reqs) + 1
 	s.reqs = append(s.reqs, r) // placeholder, completed below
@@ -192,10 +214,10 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		s.violate(w, r.N, "body is not JSON: %v", err)
 		return
 	}
-	if s.Check != nil {
+	if cfg.Check != nil {
 		var m map[string]any
 		json.Unmarshal(raw.Bytes(), &m)
-		if err := s.Check(m); err != nil {
+		if err := cfg.Check(m); err != nil {
 			s.violate(w, r.N, "%v", err)
 			return
 		}
@@ -254,18 +276,18 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		s.violate(w, r.N, "%d images in one request; the API accepts at most %d", images, limit)
 		return
 	}
-	if s.Fault != nil {
-		r.Fault = s.Fault(r)
+	if cfg.Fault != nil {
+		r.Fault = cfg.Fault(r)
 	}
 	update()
-	if s.OnRequest != nil {
-		s.OnRequest(r)
+	if cfg.OnRequest != nil {
+		cfg.OnRequest(r)
 	}
 	id := fmt.Sprintf("req-%d", r.N)
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Fault {
 	case Throttle:
-		ra := s.RetryAfter
+		ra := cfg.RetryAfter
 		if ra == "" {
 			ra = "1"
 		}
@@ -292,16 +314,16 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		}
 		return
 	}
-	if s.Delay > 0 {
+	if cfg.Delay > 0 {
 		select {
 		case <-req.Context().Done():
 			return
-		case <-time.After(s.Delay):
+		case <-time.After(cfg.Delay):
 		}
 	}
 	answer := DefaultAnswer
-	if s.Answer != nil {
-		answer = s.Answer
+	if cfg.Answer != nil {
+		answer = cfg.Answer
 	}
 	text := answer(r)
 	visual := (r.Width / 32) * (r.Height / 32)
