@@ -120,7 +120,7 @@ func PrepareImage(ctx context.Context, path string, info Info, plan tokens.Image
 			notes = append(notes, "original file is over "+o.limitText()+"; re-encoded")
 		}
 	}
-	if useFFmpegScaler(info, plan) && !o.NoFFmpeg && info.CodedWidth*info.CodedHeight <= maxPixelsOr(o.MaxPixels) {
+	if scalerEligible(info, plan, o) {
 		if img, err := scaleWithFFmpeg(ctx, path, info, plan); err == nil {
 			p, err := encodeFit(img, o)
 			if err != nil {

@@ -66,10 +66,7 @@ func scaleWithFFmpeg(ctx context.Context, path string, info Info, plan tokens.Im
 		return nil, err
 	}
 	w, h := plan.ResizedWidth, plan.ResizedHeight
-	sw, sh := w, h
-	if info.Orientation >= 5 {
-		sw, sh = h, w
-	}
+	sw, sh := storedSize(info, plan)
 	cmd, err := toolCommand(ctx, "ffmpeg", scaleArgs(url, sw, sh, info.Orientation))
 	if err != nil {
 		return nil, err
@@ -84,15 +81,7 @@ func scaleWithFFmpeg(ctx context.Context, path string, info Info, plan tokens.Im
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("ffmpeg: %w", err)
 	}
-	// yuvj420p raw video is the Y plane then the Cb and Cr planes, each
-	// tightly packed; image.YCbCr lays them out the same way.
-	_, readErr := io.ReadFull(stdout, img.Y)
-	if readErr == nil {
-		_, readErr = io.ReadFull(stdout, img.Cb)
-	}
-	if readErr == nil {
-		_, readErr = io.ReadFull(stdout, img.Cr)
-	}
+	readErr := readPlanes(stdout, img)
 	io.Copy(io.Discard, stdout)
 	waitErr := cmd.Wait()
 	if ctx.Err() != nil {

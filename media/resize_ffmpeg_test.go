@@ -1,7 +1,9 @@
 package media
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,5 +60,81 @@ func TestScaleArgsReadFileURL(t *testing.T) {
 	want := "-nostdin -hide_banner -v error -threads 1 -filter_threads 1 -noautorotate -i file:/x/-i.jpg -vf scale=48:64:flags=bicubic,transpose=1 -frames:v 1 -f rawvideo -pix_fmt yuvj420p -"
 	if got != want {
 		t.Errorf("args:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestPrepareImagesSharesFFmpeg prepares the eight orientation fixtures
+// (plus a PNG, which never takes the fast path) in one call: the JPEGs share
+// one ffmpeg run, and every result must be byte for byte what PrepareImage
+// gives the same file alone: upright, planned size, same encode.
+func TestPrepareImagesSharesFFmpeg(t *testing.T) {
+	needFFmpeg(t)
+	plan := tokens.ImagePlan{Width: 64, Height: 48, ResizedWidth: 32, ResizedHeight: 24}
+	var jobs []ImageJob
+	for o := 1; o <= 8; o++ {
+		p := filepath.Join(imagesDir, "orient"+string(rune('0'+o))+".jpg")
+		jobs = append(jobs, ImageJob{Path: p, Info: probeT(t, p), Plan: plan})
+	}
+	png := filepath.Join(imagesDir, "png.png")
+	jobs = append(jobs, ImageJob{Path: png, Info: probeT(t, png), Plan: plan})
+
+	// The shared run itself gives each image's own pixels.
+	imgs, err := scaleManyWithFFmpeg(context.Background(), jobs[:8])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, j := range jobs[:8] {
+		one, err := scaleWithFFmpeg(context.Background(), j.Path, j.Info, j.Plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(one.Y, imgs[k].Y) || !bytes.Equal(one.Cb, imgs[k].Cb) || !bytes.Equal(one.Cr, imgs[k].Cr) {
+			t.Errorf("%s: the shared run's pixels differ from a run of its own", j.Path)
+		}
+	}
+	res := PrepareImages(context.Background(), jobs, EncodeOptions{})
+	for k, j := range jobs {
+		alone, err := PrepareImage(context.Background(), j.Path, j.Info, j.Plan, EncodeOptions{})
+		if err != nil || res[k].Err != nil {
+			t.Fatalf("%s: %v / %v", j.Path, err, res[k].Err)
+		}
+		if !bytes.Equal(res[k].Prepared.Data, alone.Data) || res[k].Prepared.Width != 32 || res[k].Prepared.Height != 24 {
+			t.Errorf("%s: batch result differs from PrepareImage's", j.Path)
+		}
+		checkPattern(t, decodeBytes(t, res[k].Prepared.Data), 48)
+	}
+}
+
+// TestPrepareImagesIsolatesBadFiles puts a truncated JPEG (good header,
+// cut data) among good ones: the shared ffmpeg run fails, each image is
+// then prepared alone, and only the bad one reports an error.
+func TestPrepareImagesIsolatesBadFiles(t *testing.T) {
+	needFFmpeg(t)
+	plan := tokens.ImagePlan{Width: 64, Height: 48, ResizedWidth: 32, ResizedHeight: 24}
+	good := filepath.Join(imagesDir, "orient6.jpg")
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "cut.jpg")
+	if err := os.WriteFile(bad, data[:len(data)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info := probeT(t, good)
+	badInfo := info
+	badInfo.Path = bad
+	jobs := []ImageJob{{Path: good, Info: info, Plan: plan}, {Path: bad, Info: badInfo, Plan: plan}, {Path: good, Info: info, Plan: plan}}
+	if _, err := scaleManyWithFFmpeg(context.Background(), jobs); err == nil {
+		t.Log("ffmpeg scaled the cut JPEG anyway (it conceals damage); the fall-back is not exercised")
+	}
+	res := PrepareImages(context.Background(), jobs, EncodeOptions{})
+	if res[0].Err != nil || res[2].Err != nil {
+		t.Fatalf("good files failed: %v, %v", res[0].Err, res[2].Err)
+	}
+	if res[1].Err == nil {
+		t.Error("the cut JPEG was prepared without an error")
+	}
+	for _, k := range []int{0, 2} {
+		checkPattern(t, decodeBytes(t, res[k].Prepared.Data), 48)
 	}
 }

@@ -50,13 +50,59 @@ func ResizeFiles(ctx context.Context, cfg Config, args []string, stdin io.Reader
 	}
 	outs := newOutputNames(o.OutDir, inputs)
 	sum := Summary{CostComplete: true}
-	err = forEachOrdered(ctx, len(inputs), cfg.prepareWorkers(),
-		func(ctx context.Context, i int) Resized { return resizeOne(ctx, cfg, inputs[i], i, o, outs) },
-		func(r Resized) error {
-			sum.add(r.Estimate, cfg.Strict)
-			return emit(r)
+	workers := cfg.prepareWorkers()
+	chunks := resizeChunks(len(inputs), workers)
+	err = forEachOrdered(ctx, len(chunks), workers,
+		func(ctx context.Context, c int) []Resized {
+			return resizeChunk(ctx, cfg, inputs, chunks[c][0], chunks[c][1], o, outs)
+		},
+		func(rs []Resized) error {
+			for _, r := range rs {
+				sum.add(r.Estimate, cfg.Strict)
+				if err := emit(r); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	return sum, err
+}
+
+// resizeChunks splits n inputs into contiguous chunks, one worker's job
+// each: at most maxResizeChunk, and small enough that every worker gets
+// work. Large JPEGs in a chunk share one ffmpeg run (media.PrepareImages).
+func resizeChunks(n, workers int) [][2]int {
+	size := min(maxResizeChunk, max(1, (n+workers-1)/max(workers, 1)))
+	var out [][2]int
+	for lo := 0; lo < n; lo += size {
+		out = append(out, [2]int{lo, min(lo+size, n)})
+	}
+	return out
+}
+
+// maxResizeChunk bounds a chunk: media's ffmpeg batch size.
+const maxResizeChunk = 8
+
+// resizeChunk resizes inputs[lo:hi]: each is planned and checked, the
+// images are prepared together, then each is written.
+func resizeChunk(ctx context.Context, cfg Config, inputs []Input, lo, hi int, o ResizeOptions, outs *outputNames) []Resized {
+	rs := make([]Resized, hi-lo)
+	var jobs []media.ImageJob
+	var at []int // rs index per job
+	for k := range rs {
+		var ok bool
+		if rs[k], ok = resizePlan(ctx, cfg, inputs[lo+k]); ok {
+			jobs = append(jobs, media.ImageJob{Path: inputs[lo+k].Path, Info: rs[k].Info, Plan: *rs[k].Image})
+			at = append(at, k)
+		}
+	}
+	enc := cfg.encodeOptions(o.Format, o.Quality, cfg.transport())
+	enc.ExactSize = true // an output at another size than planned is no resize
+	for n, res := range media.PrepareImages(ctx, jobs, enc) {
+		k := at[n]
+		rs[k] = resizeWrite(rs[k], inputs[lo+k], lo+k, res, o, outs)
+	}
+	return rs
 }
 
 // encodeOptions are the media encoding settings of cfg for transport t.
@@ -64,24 +110,29 @@ func (c Config) encodeOptions(format string, quality int, t media.Transport) med
 	return media.EncodeOptions{Format: format, Quality: quality, MaxPixels: c.MaxDecodePixels}.WithLimits(c.Spec, t)
 }
 
-func resizeOne(ctx context.Context, cfg Config, in Input, i int, o ResizeOptions, outs *outputNames) Resized {
-	r := Resized{Estimate: estimateOne(ctx, cfg, in, 0)}
+// resizePlan estimates one input; ok means it is an image to prepare.
+func resizePlan(ctx context.Context, cfg Config, in Input) (r Resized, ok bool) {
+	r = Resized{Estimate: estimateOne(ctx, cfg, in, 0)}
 	e := &r.Estimate
 	if e.Status != StatusOK {
-		return r
+		return r, false
 	}
 	if e.Kind != media.KindImage {
 		e.Status, e.Reason = StatusSkipped, "not an image (resize writes images; use 'vision frames' for videos)"
 		e.clearCost()
+		return r, false
+	}
+	return r, true
+}
+
+// resizeWrite writes the prepared image of input i (res) to its output.
+func resizeWrite(r Resized, in Input, i int, res media.ImageResult, o ResizeOptions, outs *outputNames) Resized {
+	e := &r.Estimate
+	if res.Err != nil {
+		e.fail("prepare", res.Err.Error())
 		return r
 	}
-	enc := cfg.encodeOptions(o.Format, o.Quality, cfg.transport())
-	enc.ExactSize = true // an output at another size than planned is no resize
-	prep, err := media.PrepareImage(ctx, in.Path, e.Info, *e.Image, enc)
-	if err != nil {
-		e.fail("prepare", err.Error())
-		return r
-	}
+	prep := res.Prepared
 	out := outs.name(i, prep.MIME)
 	r.Notes = outs.notes(i)
 	switch {
