@@ -57,6 +57,20 @@ type FramePlan struct {
 // padded with its last frame, as qwen-vl-utils and the HF processors do).
 func VideoTokens(n, h, w, f int) int { return (n + 1) / 2 * (h / f) * (w / f) }
 
+// MaxTokens is the most visual tokens a plan may count (2^53): far above any
+// model's context, low enough that every count is exact in float64 and an
+// int never overflows.
+const MaxTokens = 1 << 53
+
+// planTokens is VideoTokens, or an error when the count would be over
+// MaxTokens (absurd per-frame bounds times many frames would overflow int).
+func planTokens(n, h, w, f int) (int, error) {
+	if t := float64((n+1)/2) * float64(h/f) * float64(w/f); t > MaxTokens {
+		return 0, fmt.Errorf("%w: %d frames at %dx%d are %.4g tokens, over the 2^53 vision counts", ErrSize, n, w, h, t)
+	}
+	return VideoTokens(n, h, w, f), nil
+}
+
 // MaxSourceFrames is the most source frames a video may have here (2^31:
 // over two years at 30 fps), so frame arithmetic never overflows an int.
 const MaxSourceFrames = 1 << 31
@@ -301,7 +315,10 @@ func PlanVideo(src VideoSource, s Spec, o VideoOptions) (FramePlan, error) {
 	if err != nil {
 		return FramePlan{}, err
 	}
-	t := VideoTokens(n, h, w, s.Factor)
+	t, err := planTokens(n, h, w, s.Factor)
+	if err != nil {
+		return FramePlan{}, err
+	}
 	return FramePlan{
 		SourceFrames: src.Frames, SourceFPS: src.FPS,
 		StartFrame: first, EndFrame: last,
@@ -351,11 +368,14 @@ func PlanImageList(width, height, count int, s Spec, o VideoOptions) (FramePlan,
 	if fps == 0 {
 		fps = s.FPSDefault
 	}
+	t, err := planTokens(n, h, w, s.Factor)
+	if err != nil {
+		return FramePlan{}, err
+	}
 	idx := make([]int, count)
 	for i := range idx {
 		idx[i] = i
 	}
-	t := VideoTokens(n, h, w, s.Factor)
 	return FramePlan{
 		SourceFrames: count, SourceFPS: fps, EndFrame: count - 1,
 		Frames: n, Indices: idx, SampleFPS: fps,

@@ -322,3 +322,17 @@ func TestNFramesWithinModelAndFPSRange(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanVideoTokenOverflow: per-frame bounds near 2^53 times a million
+// frames once counted -8899112863684100096 tokens; now it is an error.
+func TestPlanVideoTokenOverflow(t *testing.T) {
+	o := VideoOptions{NFrames: 1_000_000, MinPixels: 1 << 52}
+	p, err := PlanVideo(VideoSource{Width: 16, Height: 16, Frames: 2_000_000, FPS: 30}, CustomSpec(2), o)
+	if !errors.Is(err, ErrSize) || p.Tokens != 0 {
+		t.Fatalf("plan %d tokens, err %v; want ErrSize", p.Tokens, err)
+	}
+	o.NFrames, o.MaxPixels = 0, 1<<53
+	if _, err := PlanImageList(16, 16, 1_000_000, CustomSpec(2), o); !errors.Is(err, ErrSize) {
+		t.Fatalf("image list: err %v; want ErrSize", err)
+	}
+}

@@ -44,6 +44,14 @@ func TestTokensBadNumbersExitUsage(t *testing.T) {
 		{append(video, "--frames", "2500", "--nframes", "1500", "1920x1080"), []string{"nframes", "sample 18 fps", "between 9 and 833"}},
 		{append(video, "--frames", "108000", "--nframes", "100", "1920x1080"), []string{"nframes", "between 360 and 2000"}},
 		{append(video, "--frames", "60", "--min-frames", "40", "640x480"), []string{"min_frames", "sample 20 fps"}},
+		// A factor or side so large the arithmetic would overflow int.
+		{[]string{"tokens", "--json", "--factor", "33558530", "640x480"}, []string{"--factor 33558530", "from 2 to 1024"}},
+		{[]string{"tokens", "--json", "--factor", "3037000498", "640x480"}, []string{"--factor 3037000498", "from 2 to 1024"}},
+		{[]string{"tokens", "--json", "--factor", "1026", "640x480"}, []string{"--factor 1026"}},
+		{[]string{"tokens", "--json", "--factor", "29", "640x480"}, []string{"--factor 29", "even"}},
+		{[]string{"tokens", "--json", "--factor", "0", "640x480"}, []string{"--factor 0"}},
+		{[]string{"tokens", "--json", "9223372036854775807x9223372036854775807"}, []string{"at most 2147483648 px"}},
+		{[]string{"tokens", "--json", "640x2147483649"}, []string{"at most 2147483648 px"}},
 		// Text-only models.
 		{[]string{"tokens", "--model", "qwen3.7-max", "640x480"}, []string{"text-only", "seed 003 line 572", "qwen3.7-max-2026-06-08"}},
 		{[]string{"tokens", "--model", "qwen3.6-max-preview", "640x480"}, []string{"text-only"}},
@@ -70,6 +78,17 @@ func TestTokensValidEdgesStillPlan(t *testing.T) {
 	code, out, errOut := runCLI(t, "tokens", "--json", "--video", "--factor", "28", "--frames", "5000", "--nframes", "3000", "640x480")
 	if code != 0 || !strings.Contains(out, `"frames":3000`) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	// The largest factor and side accepted still plan (2^31 px sides are
+	// far beyond real images but exact in the arithmetic).
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"--factor", "1024", "640x480"}, []string{`"resized_width":3072,"resized_height":2048`}},
+		{[]string{"2147483648x2147483648"}, []string{`"resized_width":1600,"resized_height":1600`}},
+	} {
+		code, out, errOut := runCLI(t, append([]string{"tokens", "--json"}, tc.args...)...)
+		if code != 0 || !strings.Contains(out, tc.want[0]) {
+			t.Errorf("%v: exit %d\n%s%s", tc.args, code, out, errOut)
+		}
 	}
 	// 10 fps exactly is inside the range.
 	code, out, errOut = runCLI(t, "tokens", "--json", "--video", "--frames", "300", "--nframes", "100", "640x480")

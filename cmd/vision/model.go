@@ -14,8 +14,8 @@ import (
 func modelSpec(c *cli.Context) (string, tokens.Spec, error) {
 	if c.IsSet("factor") {
 		f := c.Int("factor")
-		if f <= 0 || f%2 != 0 {
-			return "", tokens.Spec{}, usagef("--factor %d: must be a positive even number (28 or 32 for Qwen-VL)", f)
+		if f < 2 || f > tokens.MaxFactor || f%2 != 0 {
+			return "", tokens.Spec{}, usagef("--factor %d: must be an even number from 2 to %d (Qwen-VL uses 28 or 32)", f, tokens.MaxFactor)
 		}
 		return fmt.Sprintf("custom (factor %d)", f), tokens.CustomSpec(f), nil
 	}
@@ -46,6 +46,9 @@ func parseSize(s string) (w, h int, err error) {
 	}
 	if !ok || err != nil || w <= 0 || h <= 0 {
 		return 0, 0, usagef("size %q: want WIDTHxHEIGHT with positive whole numbers, e.g. 1920x1080", s)
+	}
+	if w > tokens.MaxSide || h > tokens.MaxSide {
+		return 0, 0, usagef("size %q: sides must be at most %d px (2^31), far above any real image", s, tokens.MaxSide)
 	}
 	return w, h, nil
 }
