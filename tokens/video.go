@@ -122,6 +122,14 @@ func (s Spec) checkVideoOptions(o VideoOptions) error {
 	if o.MinFrames != 0 && o.MaxFrames != 0 && o.MinFrames > o.MaxFrames {
 		return optErr("min_frames", "%d is greater than max_frames %d", o.MinFrames, o.MaxFrames)
 	}
+	// Only min_frames given: on a DashScope model the default max_frames is
+	// also the maximum, so the clash cannot be fixed by raising max_frames.
+	// A --factor deployment keeps qwen-vl-utils, whose default max_frames is
+	// min(768, total frames) and simply wins.
+	if o.MinFrames != 0 && o.MaxFrames == 0 && !custom && o.MinFrames > s.MaxFrames {
+		return optErr("min_frames", "%d is greater than this model's default max_frames %d, which is also its maximum (%s); lower min_frames to at most %d",
+			o.MinFrames, s.MaxFrames, s.Sources["max_frames"], s.MaxFrames)
+	}
 	if o.MinPixels != 0 && !custom && o.MinPixels < s.VideoMinPixels {
 		return optErr("min_pixels", "%d is below this model's minimum %d for video frames", o.MinPixels, s.VideoMinPixels)
 	}
@@ -164,13 +172,15 @@ func (s Spec) checkSampleFPS(o VideoOptions, n, count int, srcFPS, sampleFPS flo
 		return nil
 	}
 	seconds := float64(count) / srcFPS
-	lo := int(math.Ceil(s.FPSMin * seconds))
-	hi := min(int(math.Floor(s.FPSMax*seconds)), s.MaxFrames, count)
+	lo, hi := fpsFrameRange(s, count, seconds)
 	what := fmt.Sprintf("%d frames of %d (%.4g s at %g fps) sample %.4g fps, outside [%g, %g] (seed 000 line 1285)",
 		n, count, seconds, srcFPS, sampleFPS, s.FPSMin, s.FPSMax)
 	fix := func(option string) error {
-		if lo > hi {
+		switch {
+		case lo > hi && lo > s.MaxFrames:
 			return optErr(option, "%s; no frame count fits: this length needs at least %d frames and this model takes at most %d", what, lo, s.MaxFrames)
+		case lo > hi:
+			return optErr(option, "%s; no frame count fits: no even count from 2 to %d samples this %.4g s clip within [%g, %g] fps", what, evenFloor(min(count, s.MaxFrames)), seconds, s.FPSMin, s.FPSMax)
 		}
 		return optErr(option, "%s; for this length give %s between %d and %d", what, option, lo, hi)
 	}
@@ -182,6 +192,20 @@ func (s Spec) checkSampleFPS(o VideoOptions, n, count int, srcFPS, sampleFPS flo
 	}
 	return nil
 }
+
+// fpsFrameRange is the even frame counts n with 2 ≤ n ≤ min(max_frames,
+// count) that sample seconds of video within [FPSMin, FPSMax]. Both ends are
+// even, so every nframes between them still lands inside after rounding half
+// to even (5 → 4, 7 → 8) and every min_frames after rounding up to even.
+func fpsFrameRange(s Spec, count int, seconds float64) (lo, hi int) {
+	lo = max(FrameFactor, int(math.Ceil(s.FPSMin*seconds)))
+	lo += lo % FrameFactor
+	hi = evenFloor(min(int(math.Floor(s.FPSMax*seconds)), s.MaxFrames, count))
+	return lo, hi
+}
+
+// evenFloor is n rounded down to a multiple of FrameFactor.
+func evenFloor(n int) int { return n - n%FrameFactor }
 
 // FrameRange is qwen-vl-utils' calculate_video_frame_range: the first and
 // last source frame inside [start, end] seconds and their count.

@@ -41,9 +41,14 @@ func TestTokensBadNumbersExitUsage(t *testing.T) {
 		{[]string{"tokens", "--min-pixels", "-5", "640x480"}, []string{"--min-pixels -5"}},
 		// nframes above the model's max_frames or sampling outside [0.1, 10] fps.
 		{append(video, "--frames", "5000", "--nframes", "3000", "1920x1080"), []string{"nframes", "max_frames 2000"}},
-		{append(video, "--frames", "2500", "--nframes", "1500", "1920x1080"), []string{"nframes", "sample 18 fps", "between 9 and 833"}},
+		{append(video, "--frames", "2500", "--nframes", "1500", "1920x1080"), []string{"nframes", "sample 18 fps", "between 10 and 832"}},
 		{append(video, "--frames", "108000", "--nframes", "100", "1920x1080"), []string{"nframes", "between 360 and 2000"}},
 		{append(video, "--frames", "60", "--min-frames", "40", "640x480"), []string{"min_frames", "sample 20 fps"}},
+		// Every suggested nframes works after rounding half to even (5 → 4).
+		{append(video, "--frames", "1500", "--nframes", "2", "640x480"), []string{"between 6 and 500"}},
+		{append(video, "--frames", "60", "--nframes", "30", "640x480"), []string{"between 2 and 20"}},
+		// min_frames alone against the model's default max_frames (also its maximum).
+		{append(video, "--frames", "100000", "--min-frames", "3000", "640x480"), []string{"3000", "default max_frames 2000", "at most 2000"}},
 		// A factor or side so large the arithmetic would overflow int.
 		{[]string{"tokens", "--json", "--factor", "33558530", "640x480"}, []string{"--factor 33558530", "from 2 to 1024"}},
 		{[]string{"tokens", "--json", "--factor", "3037000498", "640x480"}, []string{"--factor 3037000498", "from 2 to 1024"}},
