@@ -275,8 +275,8 @@ func TestVideoBoundsClashNamesTheDefault(t *testing.T) {
 			continue
 		}
 		for _, w := range tt.says {
-			if !strings.Contains(oe.Msg, w) {
-				t.Errorf("%+v: %q does not say %q", tt.o, oe.Msg, w)
+			if !strings.Contains(oe.Error(), w) {
+				t.Errorf("%+v: %q does not say %q", tt.o, oe.Error(), w)
 			}
 		}
 		if _, err := PlanImageList(640, 480, 8, tt.s, tt.o); !errors.As(err, &oe) {
@@ -369,13 +369,13 @@ func TestSuggestedFrameCountsAllWork(t *testing.T) {
 		if !errors.As(err, &oe) {
 			t.Fatalf("%d frames at %g fps, %+v: err %v, want an OptionError", c.frames, c.fps, c.o, err)
 		}
-		i := strings.Index(oe.Msg, "between ")
+		i := strings.Index(oe.Fix, "between ")
 		var lo, hi int
 		if i < 0 {
-			t.Fatalf("%q suggests no range", oe.Msg)
+			t.Fatalf("%q suggests no range", oe.Error())
 		}
-		if _, err := fmt.Sscanf(oe.Msg[i:], "between %d and %d", &lo, &hi); err != nil || lo%2 != 0 || hi%2 != 0 || lo < 2 || lo > hi {
-			t.Fatalf("%q: range %d..%d (%v): want even ends, 2 ≤ lo ≤ hi", oe.Msg, lo, hi, err)
+		if _, err := fmt.Sscanf(oe.Fix[i:], "between %d and %d", &lo, &hi); err != nil || lo%2 != 0 || hi%2 != 0 || lo < 2 || lo > hi {
+			t.Fatalf("%q: range %d..%d (%v): want even ends, 2 ≤ lo ≤ hi", oe.Error(), lo, hi, err)
 		}
 		try := func(v int) error {
 			o := c.o

@@ -56,7 +56,7 @@ func runEstimate(c *cli.Context, problemsOnly bool) error {
 	}
 	cfg, err := pipelineConfig(c)
 	if err != nil {
-		return err
+		return flagError(err) // --min-pixels, not min_pixels
 	}
 	out := c.App.Writer
 	jsonOut := c.Bool("json")
@@ -286,7 +286,7 @@ func runEstimateFrames(c *cli.Context) error {
 	}
 	cfg, err := pipelineConfig(c)
 	if err != nil {
-		return err
+		return flagError(err) // --min-pixels, not min_pixels
 	}
 	out := c.App.Writer
 	enc := json.NewEncoder(out)
