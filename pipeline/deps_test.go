@@ -5,10 +5,13 @@ import (
 	"go/build"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The import policy of DESIGN.md's package table, as data: the "may import"
@@ -192,6 +195,49 @@ func TestLibrariesMayNotLog(t *testing.T) {
 				t.Errorf("%s may import %s: libraries never log", dir, imp)
 			}
 		}
+	}
+}
+
+// TestMakeFuzzBoundedByCount: every fuzz run in the Makefile is bounded by
+// an execution count (-fuzztime Nx), never by a duration, which can fail
+// with "context deadline exceeded" and no crasher (golang/go#51484,
+// #75804), and
+// keeps -fuzzminimizetime short, so a slow input cannot stall minimizing.
+func TestMakeFuzzBoundedByCount(t *testing.T) {
+	data, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(\w+)\s*\??=\s*(\S+)`).FindAllStringSubmatch(string(data), -1) {
+		vars[m[1]] = m[2]
+	}
+	value := func(v string) string {
+		if m := regexp.MustCompile(`^\$\((\w+)\)$`).FindStringSubmatch(v); m != nil {
+			return vars[m[1]]
+		}
+		return v
+	}
+	runs := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, " -fuzz ") {
+			continue
+		}
+		runs++
+		f := strings.Fields(line)
+		flags := map[string]string{}
+		for i := 0; i+1 < len(f); i++ {
+			flags[f[i]] = value(f[i+1])
+		}
+		if n := flags["-fuzztime"]; !regexp.MustCompile(`^[1-9][0-9]*x$`).MatchString(n) {
+			t.Errorf("%q: -fuzztime %q, want an execution count such as 200000x", strings.TrimSpace(line), n)
+		}
+		if d, err := time.ParseDuration(flags["-fuzzminimizetime"]); err != nil || d > 10*time.Second {
+			t.Errorf("%q: -fuzzminimizetime %q, want a short duration (at most 10s)", strings.TrimSpace(line), flags["-fuzzminimizetime"])
+		}
+	}
+	if runs < 2 {
+		t.Errorf("the Makefile runs %d fuzz targets, want FuzzSmartResize and FuzzProbeImage", runs)
 	}
 }
 
