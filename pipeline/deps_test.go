@@ -5,10 +5,13 @@ import (
 	"go/build"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The import policy of DESIGN.md's package table, as data: the "may import"
@@ -22,29 +25,35 @@ type rule struct {
 	allow []string // import path prefixes allowed besides the standard library
 	deny  []string // prefixes refused whatever allow says
 	// noPrint: non-test files may not write to stdout/stderr, print or exit
-	// (os.Stdout, os.Stderr, os.Exit, fmt.Print*, log.*, print, println).
+	// (os.Stdout, os.Stderr, os.Exit, fmt.Print*, log.*, slog.*, print,
+	// println).
 	noPrint bool
 }
+
+// noLog is denied to every library package: libraries never log, they
+// return errors and events for cmd/vision to render. "log" as a prefix also
+// covers log/slog and log/syslog; log/slog is listed to say so.
+var noLog = []string{"log", "log/slog"}
 
 var policy = map[string]rule{
 	"tokens": { // no I/O, no context, no other vision package
 		allow:   nil,
-		deny:    []string{"os", "io", "net", "image", "context", "bufio", "syscall", "path", module},
+		deny:    append([]string{"os", "io", "net", "image", "context", "bufio", "syscall", "path", module}, noLog...),
 		noPrint: true,
 	},
 	"media": {
 		allow:   []string{module + "/tokens", "github.com/disintegration/imaging", "golang.org/x/image", "github.com/u2takey/ffmpeg-go"},
-		deny:    []string{module + "/dashscope", module + "/pipeline", "log"},
+		deny:    append([]string{module + "/dashscope", module + "/pipeline"}, noLog...),
 		noPrint: true,
 	},
 	"dashscope": { // HTTP and JSON only: no file paths, no other vision package
 		allow:   []string{"golang.org/x/time/rate"},
-		deny:    []string{"os", "path/filepath", "io/fs", "log", module + "/media", module + "/tokens", module + "/pipeline"},
+		deny:    append([]string{"os", "path/filepath", "io/fs", module + "/media", module + "/tokens", module + "/pipeline"}, noLog...),
 		noPrint: true,
 	},
 	"pipeline": {
 		allow:   []string{module + "/media", module + "/tokens", module + "/dashscope", "golang.org/x/sync", "golang.org/x/time"},
-		deny:    []string{"github.com/urfave/cli", "log"},
+		deny:    append([]string{"github.com/urfave/cli"}, noLog...),
 		noPrint: true,
 	},
 	"cmd/vision": {
@@ -105,8 +114,8 @@ func TestImportPolicy(t *testing.T) {
 }
 
 // printing lists the uses in file of what a library must not do: os.Exit,
-// os.Stdout, os.Stderr, fmt.Print/Printf/Println, any of package log, and
-// the print/println builtins. Imports are followed through their local
+// os.Stdout, os.Stderr, fmt.Print/Printf/Println, any of packages log and
+// log/slog, and the print/println builtins. Imports are followed through their local
 // names, so an alias does not hide a use.
 func printing(file *ast.File) []string {
 	local := map[string]string{} // local name → import path
@@ -131,7 +140,7 @@ func printing(file *ast.File) []string {
 				return true
 			}
 			switch p := local[id.Name]; {
-			case p == "log", refused[p][n.Sel.Name]:
+			case p == "log", p == "log/slog", refused[p][n.Sel.Name]:
 				uses = append(uses, p+"."+n.Sel.Name)
 			}
 		case *ast.CallExpr:
@@ -151,11 +160,13 @@ import (
 	o "os"
 	"fmt"
 	"log"
+	"log/slog"
 )
 func f() {
 	fmt.Fprintln(o.Stderr, "x")
 	fmt.Println("y")
 	log.Printf("z")
+	slog.Info("v")
 	println("w")
 	o.Exit(2)
 	var os struct{ Exit int }
@@ -166,8 +177,67 @@ func f() {
 		t.Fatal(err)
 	}
 	got := strings.Join(printing(file), " ")
-	if want := "os.Stderr fmt.Println log.Printf println os.Exit"; got != want {
+	if want := "os.Stderr fmt.Println log.Printf log/slog.Info println os.Exit"; got != want {
 		t.Errorf("printing = %q, want %q", got, want)
+	}
+}
+
+// TestLibrariesMayNotLog: every library package refuses log and log/slog
+// (an added slog.Info in tokens once passed the policy).
+func TestLibrariesMayNotLog(t *testing.T) {
+	for _, dir := range []string{"tokens", "media", "dashscope", "pipeline"} {
+		r, ok := policy[dir]
+		if !ok || !r.noPrint {
+			t.Errorf("%s: not held to the no-printing rule", dir)
+		}
+		for _, imp := range []string{"log", "log/slog", "log/syslog"} {
+			if !hasPrefix(imp, r.deny) {
+				t.Errorf("%s may import %s: libraries never log", dir, imp)
+			}
+		}
+	}
+}
+
+// TestMakeFuzzBoundedByCount: every fuzz run in the Makefile is bounded by
+// an execution count (-fuzztime Nx), never by a duration, which can fail
+// with "context deadline exceeded" and no crasher (golang/go#51484,
+// #75804), and
+// keeps -fuzzminimizetime short, so a slow input cannot stall minimizing.
+func TestMakeFuzzBoundedByCount(t *testing.T) {
+	data, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(\w+)\s*\??=\s*(\S+)`).FindAllStringSubmatch(string(data), -1) {
+		vars[m[1]] = m[2]
+	}
+	value := func(v string) string {
+		if m := regexp.MustCompile(`^\$\((\w+)\)$`).FindStringSubmatch(v); m != nil {
+			return vars[m[1]]
+		}
+		return v
+	}
+	runs := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, " -fuzz ") {
+			continue
+		}
+		runs++
+		f := strings.Fields(line)
+		flags := map[string]string{}
+		for i := 0; i+1 < len(f); i++ {
+			flags[f[i]] = value(f[i+1])
+		}
+		if n := flags["-fuzztime"]; !regexp.MustCompile(`^[1-9][0-9]*x$`).MatchString(n) {
+			t.Errorf("%q: -fuzztime %q, want an execution count such as 200000x", strings.TrimSpace(line), n)
+		}
+		if d, err := time.ParseDuration(flags["-fuzzminimizetime"]); err != nil || d > 10*time.Second {
+			t.Errorf("%q: -fuzzminimizetime %q, want a short duration (at most 10s)", strings.TrimSpace(line), flags["-fuzzminimizetime"])
+		}
+	}
+	if runs < 2 {
+		t.Errorf("the Makefile runs %d fuzz targets, want FuzzSmartResize and FuzzProbeImage", runs)
 	}
 }
 

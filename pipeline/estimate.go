@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,9 @@ type Estimate struct {
 	OutputTokens  int             `json:"output_tokens,omitempty"`
 	Cost          *float64        `json:"cost"` // null when no price is known
 	Currency      string          `json:"currency,omitempty"`
+	CostLower     bool            `json:"cost_lower_bound,omitempty"` // Cost is only a lower bound (CostNote says why)
+	CostNote      string          `json:"cost_note,omitempty"`        // why the cost is a lower bound, unknown or borrowed
+	PricedAs      string          `json:"priced_as,omitempty"`        // the price row's model name
 	FrameList     *FrameList      `json:"frame_list,omitempty"`
 	Problems      []media.Problem `json:"problems"`
 	Reason        string          `json:"reason,omitempty"` // why skipped
@@ -71,6 +75,8 @@ type FrameList struct {
 	InputTokens int      `json:"input_tokens"` // with the prompt, like Estimate.InputTokens
 	Cost        *float64 `json:"cost"`         // null when no price is known
 	Currency    string   `json:"currency,omitempty"`
+	CostLower   bool     `json:"cost_lower_bound,omitempty"`
+	CostNote    string   `json:"cost_note,omitempty"`
 }
 
 // Summary totals an estimate run.
@@ -86,7 +92,8 @@ type Summary struct {
 	OutputTokens   int            `json:"output_tokens"`
 	Cost           float64        `json:"cost"`
 	Currency       string         `json:"currency,omitempty"`
-	CostComplete   bool           `json:"cost_complete"` // false when some file had no known price
+	CostComplete   bool           `json:"cost_complete"`        // false when some file had no known price or only a lower bound
+	CostNotes      map[string]int `json:"cost_notes,omitempty"` // each cost note and how many files have it
 	PromptApprox   bool           `json:"prompt_tokens_approximate,omitempty"`
 	Problems       int            `json:"problems"` // errors (and warnings with Strict)
 	Warnings       int            `json:"warnings"`
@@ -114,8 +121,17 @@ func (s *Summary) add(e Estimate, strict bool) {
 		s.Tokens += e.Tokens
 		s.InputTokens += e.InputTokens
 		s.OutputTokens += e.OutputTokens
+		if e.CostNote != "" {
+			if s.CostNotes == nil {
+				s.CostNotes = map[string]int{}
+			}
+			s.CostNotes[e.CostNote]++
+		}
+		if e.CostLower {
+			s.CostComplete = false
+		}
 		if e.Cost != nil {
-			s.Cost += *e.Cost
+			s.Cost = tokens.RoundMoney(s.Cost + *e.Cost) // as each cost is: no 0.0005030000000000004
 			if s.Currency == "" {
 				s.Currency = e.Currency
 			} else if s.Currency != e.Currency {
@@ -139,6 +155,16 @@ func (s *Summary) add(e Estimate, strict bool) {
 			s.Warnings++
 		}
 	}
+}
+
+// MarshalJSON writes ProblemsByCode as {} rather than null when no file
+// has a problem, so readers can index it without a null check.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type plain Summary // without this method
+	if s.ProblemsByCode == nil {
+		s.ProblemsByCode = map[string]int{}
+	}
+	return json.Marshal(plain(s))
 }
 
 // Codes lists problem codes in a stable order, most frequent first.
@@ -231,21 +257,27 @@ func (e *Estimate) price(cfg Config, promptTokens int) {
 	e.PromptApprox = promptTokens > 0
 	e.InputTokens += promptTokens
 	e.OutputTokens = cfg.OutputTokens
-	e.Cost, e.Currency = cfg.cost(e.InputTokens, e.OutputTokens)
+	var c tokens.Cost
+	e.Cost, e.Currency, e.CostLower, c = cfg.cost(e.InputTokens, e.OutputTokens)
+	e.CostNote, e.PricedAs = c.Note, c.PricedAs
 	if fl := e.FrameList; fl != nil {
 		fl.InputTokens += promptTokens
-		fl.Cost, fl.Currency = cfg.cost(fl.InputTokens, e.OutputTokens)
+		fl.Cost, fl.Currency, fl.CostLower, c = cfg.cost(fl.InputTokens, e.OutputTokens)
+		fl.CostNote = c.Note
 	}
 }
 
-// cost prices one request of the given tokens; nil when no price is known.
-func (c Config) cost(input, output int) (*float64, string) {
+// cost prices one request of the given tokens: what it costs at least (nil
+// when nothing is priced), whether that is only a lower bound (input above
+// the highest known tier, or no output price), and the full tokens.Cost
+// with its note.
+func (c Config) cost(input, output int) (*float64, string, bool, tokens.Cost) {
 	p := c.prices().Cost(c.Model, c.region(), input, output)
-	if !p.Known {
-		return nil, ""
+	amount, lower, ok := p.AtLeast()
+	if !ok {
+		return nil, "", false, p
 	}
-	total := p.Total
-	return &total, p.Currency
+	return &amount, p.Currency, lower, p
 }
 
 // probeFailed turns a probe error into the record: skipped for files that
@@ -282,6 +314,7 @@ func probeFailed(ctx context.Context, e Estimate, err error) Estimate {
 func (e *Estimate) clearCost() {
 	e.Tokens, e.InputTokens, e.PromptTokens, e.PromptApprox, e.OutputTokens = 0, 0, 0, false, 0
 	e.Cost, e.Currency, e.FrameList = nil, "", nil
+	e.CostLower, e.CostNote, e.PricedAs = false, "", ""
 }
 
 // fail marks the record failed at stage with msg, clearing its cost.

@@ -34,17 +34,17 @@ func userOr(v, def int, desc string, limit int) bound {
 func boundsClash(lo, hi bound) error {
 	switch {
 	case lo.def == "" && hi.def == "":
-		return optErr("min_pixels", "%d is greater than max_pixels %d", lo.v, hi.v)
+		return withFix(optErr("min_pixels", "%d is greater than max_pixels %d", lo.v, hi.v), "lower min_pixels or raise max_pixels")
 	case lo.def == "":
 		if hi.limit != 0 && lo.v > hi.limit {
-			return optErr("min_pixels", "%d is greater than %s and this model's largest max_pixels %d; lower min_pixels", lo.v, hi, hi.limit)
+			return withFix(optErr("min_pixels", "%d is greater than %s and this model's largest max_pixels %d", lo.v, hi, hi.limit), "lower min_pixels to at most %d", hi.limit)
 		}
-		return optErr("min_pixels", "%d is greater than %s; give a max_pixels of at least %d too, or lower min_pixels", lo.v, hi, lo.v)
+		return withFix(optErr("min_pixels", "%d is greater than %s", lo.v, hi), "give a max_pixels of at least %d too, or lower min_pixels", lo.v)
 	case hi.def == "":
 		if hi.v < lo.limit {
-			return optErr("max_pixels", "%d is below %s and this model's smallest min_pixels %d; raise max_pixels to at least %d", hi.v, lo, lo.limit, lo.limit)
+			return withFix(optErr("max_pixels", "%d is below %s and this model's smallest min_pixels %d", hi.v, lo, lo.limit), "raise max_pixels to at least %d", lo.limit)
 		}
-		return optErr("max_pixels", "%d is below %s; give a min_pixels of at most %d too, or raise max_pixels", hi.v, lo, hi.v)
+		return withFix(optErr("max_pixels", "%d is below %s", hi.v, lo), "give a min_pixels of at most %d too, or raise max_pixels", hi.v)
 	}
 	return optErr("min_pixels/max_pixels", "%s is greater than %s", lo, hi)
 }

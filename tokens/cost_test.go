@@ -11,11 +11,26 @@ import (
 func TestCost(t *testing.T) {
 	p := DefaultPrices()
 	c := p.Cost("qwen3-vl-plus", "intl", 1_000_000, 100_000)
-	if !c.Known || c.Currency != "USD" || math.Abs(c.Input-0.20) > 1e-12 || math.Abs(c.Output-0.16) > 1e-12 || math.Abs(c.Total-0.36) > 1e-12 {
+	if !c.Known || c.Currency != "USD" || math.Abs(c.Input-0.60) > 1e-12 || math.Abs(c.Output-0.48) > 1e-12 || math.Abs(c.Total-1.08) > 1e-12 {
 		t.Fatalf("qwen3-vl-plus intl: %+v", c)
 	}
-	if c.Note == "" {
-		t.Errorf("1M input tokens is above the ≤32K tier; want a lower-bound note")
+	if !c.LowerBound || !strings.Contains(c.Note, "above 256000 tokens") || !strings.Contains(c.Note, "lower bound") {
+		t.Errorf("1M input tokens is above the highest (≤256K) tier; want a lower bound with a note: %+v", c)
+	}
+	if amount, lower, ok := c.AtLeast(); !ok || !lower || amount != c.Total {
+		t.Errorf("AtLeast = %v, %v, %v", amount, lower, ok)
+	}
+	// Tiers by input length (intl, models.dev): 59,402 tokens (a 20 s
+	// 1080p clip at 10 fps) is in the 32K–128K tier, not a lower bound.
+	for _, tc := range []struct {
+		in    int
+		want  float64
+		lower bool
+	}{{32000, 0.20, false}, {32001, 0.30, false}, {59402, 0.30, false}, {128000, 0.30, false}, {128001, 0.60, false}, {256000, 0.60, false}, {256001, 0.60, true}} {
+		c := p.Cost("qwen3-vl-plus", "intl", tc.in, 10)
+		if got := c.Input / float64(tc.in) * 1e6; math.Abs(got-tc.want) > 1e-9 || c.LowerBound != tc.lower || (c.Note != "") != tc.lower {
+			t.Errorf("intl %d tokens priced at %v/M (lower bound %v, note %q), want %v/M, lower bound %v", tc.in, got, c.LowerBound, c.Note, tc.want, tc.lower)
+		}
 	}
 	// A dated snapshot falls back to its series' price.
 	if c := p.Cost("qwen3-vl-plus-2025-09-23", "intl", 1000, 0); !c.Known || c.PricedAs != "qwen3-vl-plus" {
@@ -81,6 +96,13 @@ func TestParsePrices(t *testing.T) {
 		{"negative", `{"prices":[` + row("input", "-1") + `]}`, "negative"},
 		{"duplicate tier", `{"prices":[` + row() + `,` + row("input", "3") + `]}`, "same max_input_tokens 0 as row 1"},
 		{"mixed currencies", `{"prices":[` + row("max_input_tokens", "1000") + `,` + row("currency", `"CNY"`) + `]}`, "currency CNY"},
+		// Tables that would leave every price unknown, or drop a field.
+		{"empty object", `{}`, `no price rows; want {"prices": [{"model"`},
+		{"no rows", `{"prices":[]}`, "no price rows"},
+		{"misspelt prices", `{"pricse":[` + row() + `]}`, `unknown key "pricse"; want {"prices"`},
+		{"misspelt row key", `{"prices":[` + row("output", "") + `]}`, `"output" is required`},
+		{"extra row key", `{"prices":[{"model":"m","region":"intl","currency":"USD","max_input_token":1000,"input":1,"output":2,"as_of":"x","source":"y"}]}`, `price row 1: unknown key "max_input_token"`},
+		{"a list, not a table", `[` + row() + `]`, "want {"},
 	}
 	for _, tt := range tests {
 		_, err := ParsePrices([]byte(tt.table))
@@ -109,8 +131,8 @@ func TestCostIsRoundedForJSON(t *testing.T) {
 		t.Fatalf("cost JSON %s, want input and total 0.0000532", b)
 	}
 	for _, x := range []float64{0.1 + 0.2, 1e-13, 12345.678901234567, 0} {
-		if got := roundMoney(x); math.Abs(got-x) > 5e-13 || len(fmt.Sprint(got)) > 20 {
-			t.Errorf("roundMoney(%v) = %v", x, got)
+		if got := RoundMoney(x); math.Abs(got-x) > 5e-13 || len(fmt.Sprint(got)) > 20 {
+			t.Errorf("RoundMoney(%v) = %v", x, got)
 		}
 	}
 }
@@ -124,6 +146,16 @@ func TestCostUnknownOutputPrice(t *testing.T) {
 	c := p.Cost("qwen3.5-flash", "intl", 1000, 10)
 	if c.Known || c.Total != 0 || !strings.Contains(c.Note, "output price") || !strings.Contains(c.Note, "not known") {
 		t.Fatalf("with output tokens the cost must be unknown, not input-only: %+v", c)
+	}
+	if strings.Contains(c.Note, "no price for") {
+		t.Errorf("note %q says there is no price; only the output price is missing", c.Note)
+	}
+	// What is known is a lower bound: the input's cost.
+	if amount, lower, ok := c.AtLeast(); !ok || !lower || amount != 0.0001 {
+		t.Errorf("AtLeast = %v, %v, %v; want 0.0001, a lower bound", amount, lower, ok)
+	}
+	if _, _, ok := p.Cost("qwen3-vl-plus", "us", 1000, 10).AtLeast(); ok {
+		t.Errorf("no price row at all: AtLeast must not be ok")
 	}
 }
 

@@ -11,15 +11,33 @@ import (
 const VisionMarkers = 2
 
 // OptionError is a setting outside what the model accepts (a usage error).
+// Option names the API parameter (or parameters, "a/b"), Msg says what is
+// wrong and Fix, when one is known, what to change; both name settings by
+// their API parameter names (min_pixels, nframes), which a CLI can map to
+// its own flags.
 type OptionError struct {
 	Option string
 	Msg    string
+	Fix    string
 }
 
-func (e *OptionError) Error() string { return fmt.Sprintf("tokens: %s: %s", e.Option, e.Msg) }
+func (e *OptionError) Error() string {
+	if e.Fix != "" {
+		return fmt.Sprintf("tokens: %s: %s; %s", e.Option, e.Msg, e.Fix)
+	}
+	return fmt.Sprintf("tokens: %s: %s", e.Option, e.Msg)
+}
 
 func optErr(option, format string, args ...any) error {
 	return &OptionError{Option: option, Msg: fmt.Sprintf(format, args...)}
+}
+
+// withFix adds what would fix it to an [*OptionError] made by optErr.
+func withFix(err error, format string, args ...any) error {
+	if oe, ok := err.(*OptionError); ok {
+		oe.Fix = fmt.Sprintf(format, args...)
+	}
+	return err
 }
 
 // ImageOptions are the request settings that change an image's size.
@@ -41,7 +59,7 @@ func (s Spec) ImageBounds(o ImageOptions) (minPx, maxPx float64, err error) {
 		return 0, 0, optErr("min_pixels/max_pixels", "must be at most 2^53")
 	}
 	if o.MinPixels != 0 && !custom && o.MinPixels < s.ImageMinPixels {
-		return 0, 0, optErr("min_pixels", "%d is below this model's minimum %d", o.MinPixels, s.ImageMinPixels)
+		return 0, 0, withFix(optErr("min_pixels", "%d is below this model's minimum %d", o.MinPixels, s.ImageMinPixels), "give min_pixels of at least %d, or leave it out for the default", s.ImageMinPixels)
 	}
 	minLimit := s.ImageMinPixels
 	if custom {
@@ -54,7 +72,7 @@ func (s Spec) ImageBounds(o ImageOptions) (minPx, maxPx float64, err error) {
 		hi = bound{v: s.HighResMaxPixels, def: "the vl_high_resolution_images cap", limit: s.HighResMaxPixels}
 	case o.MaxPixels != 0:
 		if !custom && s.ImageMaxPixels > 0 && o.MaxPixels > s.ImageMaxPixels {
-			return 0, 0, optErr("max_pixels", "%d is above this model's maximum %d (use --high-res for the fixed high-resolution cap)", o.MaxPixels, s.ImageMaxPixels)
+			return 0, 0, withFix(optErr("max_pixels", "%d is above this model's maximum %d", o.MaxPixels, s.ImageMaxPixels), "give max_pixels of at most %d", s.ImageMaxPixels)
 		}
 	}
 	if lo.v > hi.v {

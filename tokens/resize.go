@@ -23,6 +23,19 @@ var ErrZeroSide = errors.New("tokens: resized side would be 0 px")
 // (NaN, ±Inf, negative).
 var ErrBounds = errors.New("tokens: invalid pixel bounds")
 
+// ErrSize reports a size or factor SmartResize does not take: a side that is
+// not in [1, MaxSide] or a factor not in [1, MaxFactor].
+var ErrSize = errors.New("tokens: size out of range")
+
+// MaxSide is the longest side accepted, 2^31 px: far above any real image
+// (PNG's own limit is 2^31−1), and low enough that every side, rounded side
+// and product of sides stays exact in float64 and far inside int range.
+const MaxSide = 1 << 31
+
+// MaxFactor is the largest resize factor accepted (Qwen-VL uses 28 and 32).
+// With it, 16384·factor² (qwen-vl-utils' image max_pixels) is 2^34 at most.
+const MaxFactor = 1024
+
 // MaxPixelBound is the largest min_pixels or max_pixels accepted: 2^53, the
 // largest integer a float64 holds exactly. It is far above every model's cap
 // and keeps resized sides well inside int range.
@@ -59,13 +72,15 @@ func ceilByFactor(n float64, f int) int  { return int(math.Ceil(n/float64(f))) *
 // floor, beta from the original size and two successive divisions. Unlike the
 // Python code it also rejects results the API would reject: a side of 0 px
 // ([ErrZeroSide]) or a resized ratio over 200:1 ([ErrAspectRatio]), and
-// bounds that are not finite, non-negative and ordered ([ErrBounds]).
+// bounds that are not finite, non-negative and ordered ([ErrBounds]), and
+// sides or factors out of range ([ErrSize]: sides 1 to [MaxSide], factor 1 to
+// [MaxFactor]), for which the arithmetic would overflow.
 func SmartResize(height, width, factor int, minPixels, maxPixels float64) (h, w int, err error) {
-	if height <= 0 || width <= 0 {
-		return 0, 0, fmt.Errorf("tokens: size %dx%d: sides must be positive", width, height)
+	if height <= 0 || width <= 0 || height > MaxSide || width > MaxSide {
+		return 0, 0, fmt.Errorf("%w: %dx%d: sides must be 1 to %d px", ErrSize, width, height, MaxSide)
 	}
-	if factor <= 0 {
-		return 0, 0, fmt.Errorf("tokens: factor %d must be positive", factor)
+	if factor <= 0 || factor > MaxFactor {
+		return 0, 0, fmt.Errorf("%w: factor %d must be 1 to %d", ErrSize, factor, MaxFactor)
 	}
 	if err := checkBounds(minPixels, maxPixels); err != nil {
 		return 0, 0, err

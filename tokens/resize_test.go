@@ -292,15 +292,19 @@ func describeOptions(o VideoOptions) string {
 }
 
 // FuzzSmartResize checks that SmartResize fails exactly when it must and
-// that every success keeps the invariants. An error is allowed only for:
-// bounds that are not finite, non-negative and ordered (ErrBounds); an
-// original ratio over 200 (ErrAspectRatio); a zero side, returned with the
-// error (ErrZeroSide); or a resized ratio over 200, also returned with the
-// error (ErrAspectRatio). On success sides are positive multiples of the
-// factor, the ratio stays within 200:1, the area respects max in the
-// downscale branch and min in the upscale branch (min and max can both be
-// missed only when they are closer than one factor step, the tight case),
-// and a size already within the bounds is kept.
+// that every success keeps the invariants, for any int and float input. An
+// error is allowed only for: a side or factor out of range (ErrSize); bounds
+// that are not finite, non-negative and ordered (ErrBounds); an original
+// ratio over 200 (ErrAspectRatio); a zero side, returned with the error
+// (ErrZeroSide); or a resized ratio over 200, also returned with the error
+// (ErrAspectRatio). On success sides are positive multiples of the factor,
+// the ratio stays within 200:1, the area respects max in the downscale
+// branch and min in the upscale branch (min and max can both be missed only
+// when they are closer than one factor step, the tight case) and is never
+// more than one factor step above what the upscale asks, and a size already
+// within the bounds is kept. The rounded size is recomputed here in float64
+// (exact for every accepted input), so an int overflow inside SmartResize
+// cannot hide behind the same overflow in the check.
 func FuzzSmartResize(f *testing.F) {
 	f.Add(720, 1280, 32, 4096.0, 16777216.0)
 	f.Add(70, 70, 28, 3136.0, 1003520.0)
@@ -314,15 +318,29 @@ func FuzzSmartResize(f *testing.F) {
 	f.Add(640, 480, 32, 65536.0, math.Inf(1))
 	f.Add(640, 480, 32, -1.0, 655360.0)
 	f.Add(640, 480, 28, 0.0, 0.0)
+	// Huge values: sides near int64 max once came back as 256x256.
+	f.Add(math.MaxInt, math.MaxInt, 32, 65536.0, 2621440.0)
+	f.Add(MaxSide, MaxSide, 2, 0.0, float64(MaxPixelBound))
+	f.Add(MaxSide+1, 1000, 28, 3136.0, 1003520.0)
+	f.Add(MaxSide, MaxSide/128, 1, float64(MaxPixelBound), float64(MaxPixelBound))
+	f.Add(1, 1, MaxFactor, float64(MaxPixelBound), float64(MaxPixelBound))
+	f.Add(640, 480, 33558530, 0.0, float64(MaxPixelBound))
+	f.Add(math.MinInt, 480, math.MinInt, 0.0, 1.0)
+	f.Add(MaxSide, 1<<24, 1, 7.505999378950827e+15, 9.00719925474099e+15) // area a few ulps over max, as in Python
 	f.Fuzz(func(t *testing.T, h, w, factor int, lo, hi float64) {
-		if h <= 0 || w <= 0 || h > 1<<20 || w > 1<<20 || factor <= 0 || factor > 64 {
-			t.Skip()
-		}
 		rh, rw, err := SmartResize(h, w, factor, lo, hi)
+		if h <= 0 || w <= 0 || h > MaxSide || w > MaxSide || factor <= 0 || factor > MaxFactor {
+			if !errors.Is(err, ErrSize) {
+				t.Fatalf("%dx%d f=%d: out of range, got %dx%d err %v", h, w, factor, rh, rw, err)
+			}
+			return
+		}
 		validBounds := lo >= 0 && hi >= 0 && lo <= MaxPixelBound && hi <= MaxPixelBound && lo <= hi
 		ratio := float64(max(h, w)) / float64(min(h, w))
 		resizedRatio := func() float64 { return float64(max(rh, rw)) / float64(min(rh, rw)) }
 		switch {
+		case errors.Is(err, ErrSize):
+			t.Fatalf("%dx%d f=%d: ErrSize for an accepted size: %v", h, w, factor, err)
 		case !validBounds:
 			if !errors.Is(err, ErrBounds) {
 				t.Fatalf("%dx%d f=%d [%v,%v]: bounds not usable, got %dx%d err %v", h, w, factor, lo, hi, rh, rw, err)
@@ -355,15 +373,67 @@ func FuzzSmartResize(f *testing.F) {
 			t.Fatalf("%dx%d: resized ratio over 200 without an error", h, w)
 		}
 		area := float64(rh) * float64(rw)
-		h0, w0 := max(factor, roundByFactor(float64(h), factor)), max(factor, roundByFactor(float64(w), factor))
-		a0 := float64(h0) * float64(w0)
+		h0, w0, eh, ew := floatResize(h, w, factor, lo, hi)
+		a0 := h0 * w0
 		switch {
-		case a0 > hi && area > hi:
+		case float64(rh) != eh || float64(rw) != ew:
+			t.Fatalf("%dx%d f=%d [%v,%v]: %dx%d, but smart_resize in float64 gives %vx%v", h, w, factor, lo, hi, rw, rh, ew, eh)
+		// The area bounds hold up to float rounding: with factor 1 and sides
+		// near MaxSide, Python's own beta gives an area a few ulps over max.
+		case a0 > hi && area > hi*(1+1e-12):
 			t.Fatalf("%dx%d f=%d [%v,%v]: downscaled area %v over max", h, w, factor, lo, hi, area)
-		case a0 < lo && area < lo:
+		case a0 < lo && area < lo*(1-1e-12):
 			t.Fatalf("%dx%d f=%d [%v,%v]: upscaled area %v under min", h, w, factor, lo, hi, area)
-		case a0 >= lo && a0 <= hi && (rh != h0 || rw != w0):
-			t.Fatalf("%dx%d f=%d [%v,%v]: %dx%d is within bounds but became %dx%d", h, w, factor, lo, hi, h0, w0, rh, rw)
+		case a0 >= lo && a0 <= hi && (float64(rh) != h0 || float64(rw) != w0):
+			t.Fatalf("%dx%d f=%d [%v,%v]: %vx%v is within bounds but became %dx%d", h, w, factor, lo, hi, h0, w0, rh, rw)
 		}
 	})
+}
+
+// floatResize is smart_resize (qwen-vl-math.md §1) written in float64 only,
+// as Python computes it: exact for every size SmartResize accepts (sides and
+// factors far below 2^53), so it has no int conversion that could overflow.
+// It returns the rounded size and the result.
+func floatResize(h, w, factor int, lo, hi float64) (h0, w0, rh, rw float64) {
+	ff, hf, wf := float64(factor), float64(h), float64(w)
+	h0, w0 = math.Max(ff, math.RoundToEven(hf/ff)*ff), math.Max(ff, math.RoundToEven(wf/ff)*ff)
+	switch {
+	case h0*w0 > hi:
+		beta := math.Sqrt((hf * wf) / hi)
+		return h0, w0, math.Floor(hf/beta/ff) * ff, math.Floor(wf/beta/ff) * ff
+	case h0*w0 < lo:
+		beta := math.Sqrt(lo / (hf * wf))
+		return h0, w0, math.Ceil(hf*beta/ff) * ff, math.Ceil(wf*beta/ff) * ff
+	}
+	return h0, w0, h0, w0
+}
+
+// TestSmartResizeHugeInputs: sides and factors out of range are refused
+// with ErrSize instead of overflowing (9223372036854775807² once gave
+// 256x256), and the largest accepted ones give Python's answer.
+func TestSmartResizeHugeInputs(t *testing.T) {
+	for _, c := range []struct{ h, w, f int }{
+		{math.MaxInt, math.MaxInt, 32}, {MaxSide + 1, 1000, 28}, {1000, MaxSide + 1, 28},
+		{640, 480, MaxFactor + 1}, {640, 480, 33558530}, {640, 480, 3037000498}, {0, 480, 32}, {480, -1, 32}, {480, 640, 0},
+	} {
+		if h, w, err := SmartResize(c.h, c.w, c.f, 0, MaxPixelBound); !errors.Is(err, ErrSize) {
+			t.Errorf("SmartResize(%d, %d, %d) = %dx%d, %v; want ErrSize", c.h, c.w, c.f, w, h, err)
+		}
+	}
+	for _, c := range []struct {
+		h, w, f int
+		lo, hi  float64
+	}{
+		{MaxSide, MaxSide, 32, 65536, 2621440},
+		{MaxSide, MaxSide, 2, 0, MaxPixelBound},
+		{MaxSide, MaxSide / 128, 1, MaxPixelBound, MaxPixelBound},
+		{1, 1, MaxFactor, MaxPixelBound, MaxPixelBound},
+		{1, 1, MaxFactor, 4 * MaxFactor * MaxFactor, 16384 * MaxFactor * MaxFactor},
+	} {
+		h, w, err := SmartResize(c.h, c.w, c.f, c.lo, c.hi)
+		_, _, eh, ew := floatResize(c.h, c.w, c.f, c.lo, c.hi)
+		if err != nil || float64(h) != eh || float64(w) != ew {
+			t.Errorf("SmartResize(%d, %d, %d, %v, %v) = %dx%d, %v; want %vx%v", c.h, c.w, c.f, c.lo, c.hi, w, h, err, ew, eh)
+		}
+	}
 }

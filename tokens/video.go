@@ -57,6 +57,20 @@ type FramePlan struct {
 // padded with its last frame, as qwen-vl-utils and the HF processors do).
 func VideoTokens(n, h, w, f int) int { return (n + 1) / 2 * (h / f) * (w / f) }
 
+// MaxTokens is the most visual tokens a plan may count (2^53): far above any
+// model's context, low enough that every count is exact in float64 and an
+// int never overflows.
+const MaxTokens = 1 << 53
+
+// planTokens is VideoTokens, or an error when the count would be over
+// MaxTokens (absurd per-frame bounds times many frames would overflow int).
+func planTokens(n, h, w, f int) (int, error) {
+	if t := float64((n+1)/2) * float64(h/f) * float64(w/f); t > MaxTokens {
+		return 0, fmt.Errorf("%w: %d frames at %dx%d are %.4g tokens, over the 2^53 vision counts", ErrSize, n, w, h, t)
+	}
+	return VideoTokens(n, h, w, f), nil
+}
+
 // MaxSourceFrames is the most source frames a video may have here (2^31:
 // over two years at 30 fps), so frame arithmetic never overflows an int.
 const MaxSourceFrames = 1 << 31
@@ -77,7 +91,7 @@ func (s Spec) checkVideoOptions(o VideoOptions) error {
 		return optErr("fps", "%g is outside [%g, %g]", o.FPS, s.FPSMin, s.FPSMax)
 	}
 	if o.FPS != 0 && o.NFrames != 0 {
-		return optErr("nframes", "give either fps or nframes, not both")
+		return withFix(optErr("nframes/fps", "both are given"), "give either fps or nframes, not both")
 	}
 	if o.NFrames < 0 || o.MinFrames < 0 || o.MaxFrames < 0 || o.MinPixels < 0 || o.MaxPixels < 0 {
 		return optErr("video options", "nframes, min_frames, max_frames, min_pixels and max_pixels must not be negative")
@@ -100,19 +114,26 @@ func (s Spec) checkVideoOptions(o VideoOptions) error {
 		return optErr("nframes", "%d is above the %d frames vision can plan", o.NFrames, MaxSampledFrames)
 	}
 	if n := evenNFrames(o.NFrames); o.NFrames != 0 && !custom && n > s.MaxFrames {
-		return optErr("nframes", "%d (%d rounded to even) is above this model's max_frames %d (%s)", o.NFrames, n, s.MaxFrames, s.Sources["max_frames"])
+		return withFix(optErr("nframes", "%d (%d rounded to even) is above this model's max_frames %d (%s)", o.NFrames, n, s.MaxFrames, s.Sources["max_frames"]), "give nframes of at most %d", s.MaxFrames)
 	}
 	if o.MaxFrames != 0 && !custom && o.MaxFrames > s.MaxFrames {
-		return optErr("max_frames", "%d is above this model's maximum %d", o.MaxFrames, s.MaxFrames)
+		return withFix(optErr("max_frames", "%d is above this model's maximum %d", o.MaxFrames, s.MaxFrames), "give max_frames of at most %d, or leave it out for the maximum", s.MaxFrames)
 	}
 	if o.MinFrames != 0 && o.MaxFrames != 0 && o.MinFrames > o.MaxFrames {
-		return optErr("min_frames", "%d is greater than max_frames %d", o.MinFrames, o.MaxFrames)
+		return withFix(optErr("min_frames", "%d is greater than max_frames %d", o.MinFrames, o.MaxFrames), "lower min_frames or raise max_frames")
+	}
+	// Only min_frames given: on a DashScope model the default max_frames is
+	// also the maximum, so the clash cannot be fixed by raising max_frames.
+	// A --factor deployment keeps qwen-vl-utils, whose default max_frames is
+	// min(768, total frames) and simply wins.
+	if o.MinFrames != 0 && o.MaxFrames == 0 && !custom && o.MinFrames > s.MaxFrames {
+		return withFix(optErr("min_frames", "%d is greater than this model's default max_frames %d, which is also its maximum (%s)", o.MinFrames, s.MaxFrames, s.Sources["max_frames"]), "lower min_frames to at most %d", s.MaxFrames)
 	}
 	if o.MinPixels != 0 && !custom && o.MinPixels < s.VideoMinPixels {
-		return optErr("min_pixels", "%d is below this model's minimum %d for video frames", o.MinPixels, s.VideoMinPixels)
+		return withFix(optErr("min_pixels", "%d is below this model's minimum %d for video frames", o.MinPixels, s.VideoMinPixels), "give min_pixels of at least %d, or leave it out for the default", s.VideoMinPixels)
 	}
 	if o.MaxPixels != 0 && !custom && o.MaxPixels > s.VideoMaxPixels {
-		return optErr("max_pixels", "%d is above this model's maximum %d for video frames", o.MaxPixels, s.VideoMaxPixels)
+		return withFix(optErr("max_pixels", "%d is above this model's maximum %d for video frames", o.MaxPixels, s.VideoMaxPixels), "give max_pixels of at most %d, or leave it out for the default", s.VideoMaxPixels)
 	}
 	// The per-frame bounds fetch_video ends up with: min_pixels against the
 	// max_pixels the frame budget is capped by (FrameBudget). The budget
@@ -128,7 +149,7 @@ func (s Spec) checkVideoOptions(o VideoOptions) error {
 		return boundsClash(lo, hi)
 	}
 	if o.TotalPixels != 0 && !custom && o.TotalPixels < s.VideoTotalPixelsMin {
-		return optErr("total_pixels", "%.0f is below this model's minimum %.0f", o.TotalPixels, s.VideoTotalPixelsMin)
+		return withFix(optErr("total_pixels", "%.0f is below this model's minimum %.0f", o.TotalPixels, s.VideoTotalPixelsMin), "give total_pixels of at least %.0f, or leave it out for the default", s.VideoTotalPixelsMin)
 	}
 	return nil
 }
@@ -150,15 +171,17 @@ func (s Spec) checkSampleFPS(o VideoOptions, n, count int, srcFPS, sampleFPS flo
 		return nil
 	}
 	seconds := float64(count) / srcFPS
-	lo := int(math.Ceil(s.FPSMin * seconds))
-	hi := min(int(math.Floor(s.FPSMax*seconds)), s.MaxFrames, count)
+	lo, hi := fpsFrameRange(s, count, seconds)
 	what := fmt.Sprintf("%d frames of %d (%.4g s at %g fps) sample %.4g fps, outside [%g, %g] (seed 000 line 1285)",
 		n, count, seconds, srcFPS, sampleFPS, s.FPSMin, s.FPSMax)
 	fix := func(option string) error {
-		if lo > hi {
+		switch {
+		case lo > hi && lo > s.MaxFrames:
 			return optErr(option, "%s; no frame count fits: this length needs at least %d frames and this model takes at most %d", what, lo, s.MaxFrames)
+		case lo > hi:
+			return optErr(option, "%s; no frame count fits: no even count from 2 to %d samples this %.4g s clip within [%g, %g] fps", what, evenFloor(min(count, s.MaxFrames)), seconds, s.FPSMin, s.FPSMax)
 		}
-		return optErr(option, "%s; for this length give %s between %d and %d", what, option, lo, hi)
+		return withFix(optErr(option, "%s", what), "for this length give %s between %d and %d", option, lo, hi)
 	}
 	switch {
 	case o.NFrames != 0:
@@ -168,6 +191,20 @@ func (s Spec) checkSampleFPS(o VideoOptions, n, count int, srcFPS, sampleFPS flo
 	}
 	return nil
 }
+
+// fpsFrameRange is the even frame counts n with 2 ≤ n ≤ min(max_frames,
+// count) that sample seconds of video within [FPSMin, FPSMax]. Both ends are
+// even, so every nframes between them still lands inside after rounding half
+// to even (5 → 4, 7 → 8) and every min_frames after rounding up to even.
+func fpsFrameRange(s Spec, count int, seconds float64) (lo, hi int) {
+	lo = max(FrameFactor, int(math.Ceil(s.FPSMin*seconds)))
+	lo += lo % FrameFactor
+	hi = evenFloor(min(int(math.Floor(s.FPSMax*seconds)), s.MaxFrames, count))
+	return lo, hi
+}
+
+// evenFloor is n rounded down to a multiple of FrameFactor.
+func evenFloor(n int) int { return n - n%FrameFactor }
 
 // FrameRange is qwen-vl-utils' calculate_video_frame_range: the first and
 // last source frame inside [start, end] seconds and their count.
@@ -179,7 +216,7 @@ func FrameRange(total int, fps float64, start, end *float64) (first, last, count
 		return 0, 0, 0, fmt.Errorf("tokens: video has %d frames (want 1 to %d)", total, MaxSourceFrames)
 	}
 	if (start != nil && !finite(*start)) || (end != nil && !finite(*end)) {
-		return 0, 0, 0, optErr("start/end", "video_start and video_end must be finite numbers of seconds")
+		return 0, 0, 0, optErr("video_start/video_end", "must be finite numbers of seconds")
 	}
 	if start == nil && end == nil {
 		return 0, total - 1, total, nil
@@ -193,8 +230,7 @@ func FrameRange(total int, fps float64, start, end *float64) (first, last, count
 		last = min(int(math.Floor(math.Max(0, math.Min(*end, maxDuration))*fps)), total-1)
 	}
 	if first >= last {
-		return 0, 0, 0, optErr("start/end", "invalid time range: start frame %d is not before end frame %d (video is %.2fs, %d frames at %g fps)",
-			first, last, maxDuration, total, fps)
+		return 0, 0, 0, withFix(optErr("video_start/video_end", "invalid time range: start frame %d is not before end frame %d (video is %.2fs, %d frames at %g fps)", first, last, maxDuration, total, fps), "give a video_start before video_end, both within the video's %.2fs", maxDuration)
 	}
 	return first, last, last - first + 1, nil
 }
@@ -301,7 +337,10 @@ func PlanVideo(src VideoSource, s Spec, o VideoOptions) (FramePlan, error) {
 	if err != nil {
 		return FramePlan{}, err
 	}
-	t := VideoTokens(n, h, w, s.Factor)
+	t, err := planTokens(n, h, w, s.Factor)
+	if err != nil {
+		return FramePlan{}, err
+	}
 	return FramePlan{
 		SourceFrames: src.Frames, SourceFPS: src.FPS,
 		StartFrame: first, EndFrame: last,
@@ -351,11 +390,14 @@ func PlanImageList(width, height, count int, s Spec, o VideoOptions) (FramePlan,
 	if fps == 0 {
 		fps = s.FPSDefault
 	}
+	t, err := planTokens(n, h, w, s.Factor)
+	if err != nil {
+		return FramePlan{}, err
+	}
 	idx := make([]int, count)
 	for i := range idx {
 		idx[i] = i
 	}
-	t := VideoTokens(n, h, w, s.Factor)
 	return FramePlan{
 		SourceFrames: count, SourceFPS: fps, EndFrame: count - 1,
 		Frames: n, Indices: idx, SampleFPS: fps,

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -274,8 +275,8 @@ func TestVideoBoundsClashNamesTheDefault(t *testing.T) {
 			continue
 		}
 		for _, w := range tt.says {
-			if !strings.Contains(oe.Msg, w) {
-				t.Errorf("%+v: %q does not say %q", tt.o, oe.Msg, w)
+			if !strings.Contains(oe.Error(), w) {
+				t.Errorf("%+v: %q does not say %q", tt.o, oe.Error(), w)
 			}
 		}
 		if _, err := PlanImageList(640, 480, 8, tt.s, tt.o); !errors.As(err, &oe) {
@@ -320,5 +321,80 @@ func TestNFramesWithinModelAndFPSRange(t *testing.T) {
 				t.Fatalf("plan %d frames at %v fps, err %v; want an OptionError for %s", p.Frames, p.SampleFPS, err, tt.option)
 			}
 		})
+	}
+}
+
+// TestPlanVideoTokenOverflow: per-frame bounds near 2^53 times a million
+// frames once counted -8899112863684100096 tokens; now it is an error.
+func TestPlanVideoTokenOverflow(t *testing.T) {
+	o := VideoOptions{NFrames: 1_000_000, MinPixels: 1 << 52}
+	p, err := PlanVideo(VideoSource{Width: 16, Height: 16, Frames: 2_000_000, FPS: 30}, CustomSpec(2), o)
+	if !errors.Is(err, ErrSize) || p.Tokens != 0 {
+		t.Fatalf("plan %d tokens, err %v; want ErrSize", p.Tokens, err)
+	}
+	o.NFrames, o.MaxPixels = 0, 1<<53
+	if _, err := PlanImageList(16, 16, 1_000_000, CustomSpec(2), o); !errors.Is(err, ErrSize) {
+		t.Fatalf("image list: err %v; want ErrSize", err)
+	}
+}
+
+// TestSuggestedFrameCountsAllWork: the "give nframes between A and B" range
+// is one whose every value plans after rounding half to even (nframes 5 → 4
+// once failed again after "between 5 and 500"; "between 1 and 20" included
+// 1 → 0), and so is the range for min_frames (rounded up to even); its ends
+// are tight, even counts.
+func TestSuggestedFrameCountsAllWork(t *testing.T) {
+	a, _ := FamilySpec(FamilyQwen3VLPlus, false)
+	d, _ := FamilySpec(FamilyQwen25VL, false)
+	cases := []struct {
+		s      Spec
+		frames int
+		fps    float64
+		o      VideoOptions
+	}{
+		{a, 1500, 30, VideoOptions{NFrames: 2}},    // 50 s: 0.04 fps
+		{a, 60, 30, VideoOptions{NFrames: 30}},     // 2 s: 15 fps
+		{a, 2500, 30, VideoOptions{NFrames: 1500}}, // 83.3 s: 18 fps
+		{a, 108000, 30, VideoOptions{NFrames: 100}},
+		{a, 1234, 29.97, VideoOptions{NFrames: 2}},
+		{a, 95, 24, VideoOptions{NFrames: 90}},
+		{d, 7000, 25, VideoOptions{NFrames: 2}},
+		{a, 60, 30, VideoOptions{MinFrames: 40}},
+		{a, 47, 23.976, VideoOptions{MinFrames: 45}},
+	}
+	for _, c := range cases {
+		src := VideoSource{Width: 640, Height: 480, Frames: c.frames, FPS: c.fps}
+		_, err := PlanVideo(src, c.s, c.o)
+		var oe *OptionError
+		if !errors.As(err, &oe) {
+			t.Fatalf("%d frames at %g fps, %+v: err %v, want an OptionError", c.frames, c.fps, c.o, err)
+		}
+		i := strings.Index(oe.Fix, "between ")
+		var lo, hi int
+		if i < 0 {
+			t.Fatalf("%q suggests no range", oe.Error())
+		}
+		if _, err := fmt.Sscanf(oe.Fix[i:], "between %d and %d", &lo, &hi); err != nil || lo%2 != 0 || hi%2 != 0 || lo < 2 || lo > hi {
+			t.Fatalf("%q: range %d..%d (%v): want even ends, 2 ≤ lo ≤ hi", oe.Error(), lo, hi, err)
+		}
+		try := func(v int) error {
+			o := c.o
+			if o.NFrames != 0 {
+				o.NFrames = v
+			} else {
+				o.MinFrames = v
+			}
+			_, err := PlanVideo(src, c.s, o)
+			return err
+		}
+		for v := lo; v <= hi; v++ {
+			if err := try(v); err != nil {
+				t.Errorf("%d frames at %g fps: suggested %d..%d, but %d fails: %v", c.frames, c.fps, lo, hi, v, err)
+				break
+			}
+		}
+		if c.o.NFrames != 0 && (lo > 2 && try(lo-2) == nil || try(hi+2) == nil) {
+			t.Errorf("%d frames at %g fps: %d..%d is not tight", c.frames, c.fps, lo, hi)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -55,7 +56,7 @@ func runEstimate(c *cli.Context, problemsOnly bool) error {
 	}
 	cfg, err := pipelineConfig(c)
 	if err != nil {
-		return err
+		return flagError(err) // --min-pixels, not min_pixels
 	}
 	out := c.App.Writer
 	jsonOut := c.Bool("json")
@@ -127,7 +128,7 @@ func writeEstimateRow(tw io.Writer, e pipeline.Estimate) {
 		}
 	}
 	if e.Cost != nil {
-		cost = formatCost(*e.Cost, e.Currency)
+		cost = costText(*e.Cost, e.Currency, e.CostLower)
 	} else if e.Status == pipeline.StatusOK {
 		cost = "unknown"
 	}
@@ -207,17 +208,54 @@ func writeSummary(w io.Writer, s pipeline.Summary, quiet bool) {
 	}
 	fmt.Fprintf(w, "tokens: %d visual, %d input%s, %d output\n", s.Tokens, s.InputTokens, approx, s.OutputTokens)
 	switch {
-	case s.Currency == "" && s.OK > 0:
+	case s.Currency == "" && s.OK > 0 && len(s.CostNotes) == 0:
 		fmt.Fprintln(w, "cost: unknown (no price for this model and region; add one with --prices FILE)")
+	case s.Currency == "" && s.OK > 0:
+		fmt.Fprintln(w, "cost: unknown")
+	case s.Currency != "" && !s.CostComplete && len(s.CostNotes) == 0:
+		fmt.Fprintf(w, "cost: %s (incomplete: some files have no known price)\n", formatCost(s.Cost, s.Currency))
 	case s.Currency != "":
-		note := ""
+		lower := ""
 		if !s.CostComplete {
-			note = " (incomplete: some files have no known price)"
+			lower = " (a lower bound)"
 		}
-		fmt.Fprintf(w, "cost: %s%s\n", formatCost(s.Cost, s.Currency), note)
+		fmt.Fprintf(w, "cost: %s%s\n", costText(s.Cost, s.Currency, !s.CostComplete), lower)
 	}
+	writeCostNotes(w, s)
 	if len(s.ProblemsByCode) > 0 {
 		fmt.Fprintln(w, problemCounts(s))
+	}
+}
+
+// costText is formatCost with a leading "≥" for a cost that is only a lower
+// bound (input above the highest known tier, no output price, or totals
+// missing some files); the cost notes say why.
+func costText(cost float64, currency string, lower bool) string {
+	if lower {
+		return "≥" + formatCost(cost, currency)
+	}
+	return formatCost(cost, currency)
+}
+
+// writeCostNotes lists each cost note of the run once, with how many files
+// it applies to, most frequent first.
+func writeCostNotes(w io.Writer, s pipeline.Summary) {
+	notes := make([]string, 0, len(s.CostNotes))
+	for n := range s.CostNotes {
+		notes = append(notes, n)
+	}
+	sort.Slice(notes, func(i, j int) bool {
+		if a, b := s.CostNotes[notes[i]], s.CostNotes[notes[j]]; a != b {
+			return a > b
+		}
+		return notes[i] < notes[j]
+	})
+	for _, n := range notes {
+		files := "files"
+		if s.CostNotes[n] == 1 {
+			files = "file"
+		}
+		fmt.Fprintf(w, "  cost note (%d %s): %s\n", s.CostNotes[n], files, n)
 	}
 }
 
@@ -236,6 +274,8 @@ type frameListRow struct {
 	InputTokens   int      `json:"input_tokens"`
 	Cost          *float64 `json:"cost"`
 	Currency      string   `json:"currency,omitempty"`
+	CostLower     bool     `json:"cost_lower_bound,omitempty"`
+	CostNote      string   `json:"cost_note,omitempty"`
 	Error         string   `json:"error,omitempty"`
 }
 
@@ -246,7 +286,7 @@ func runEstimateFrames(c *cli.Context) error {
 	}
 	cfg, err := pipelineConfig(c)
 	if err != nil {
-		return err
+		return flagError(err) // --min-pixels, not min_pixels
 	}
 	out := c.App.Writer
 	enc := json.NewEncoder(out)
@@ -272,9 +312,11 @@ func runEstimateFrames(c *cli.Context) error {
 			row.Width, row.Height, row.ResizedWidth, row.ResizedHeight = p.Width, p.Height, p.ResizedWidth, p.ResizedHeight
 			row.Frames, row.Tokens = p.Frames, p.Tokens
 			row.InputTokens = p.InputTokens + pipeline.PromptTokens(cfg.Prompt)
-			if cost := prices.Cost(cfg.Model, cfg.Region, row.InputTokens, cfg.OutputTokens); cost.Known {
-				row.Cost, row.Currency = &cost.Total, cost.Currency
+			cost := prices.Cost(cfg.Model, cfg.Region, row.InputTokens, cfg.OutputTokens)
+			if amount, lower, ok := cost.AtLeast(); ok {
+				row.Cost, row.Currency, row.CostLower = &amount, cost.Currency, lower
 			}
+			row.CostNote = cost.Note
 		}
 		if c.Bool("json") {
 			if err := enc.Encode(row); err != nil {
@@ -284,7 +326,7 @@ func runEstimateFrames(c *cli.Context) error {
 		}
 		cost := "-"
 		if row.Cost != nil {
-			cost = formatCost(*row.Cost, row.Currency)
+			cost = costText(*row.Cost, row.Currency, row.CostLower)
 		}
 		status := row.Status
 		if row.Error != "" {

@@ -29,7 +29,7 @@ func tokensCommand() *cli.Command {
 			&cli.BoolFlag{Name: "video", Usage: "the sizes are video frames: plan frames as qwen-vl-utils samples a video"},
 			&cli.IntFlag{Name: "frames", Usage: "video: total frames in the source"},
 			&cli.Float64Flag{Name: "duration", Usage: "video: duration in `SECONDS` (frames = round(duration × source fps))"},
-			&cli.Float64Flag{Name: "source-fps", Value: 30, Usage: "video: the source's frame rate"},
+			&cli.Float64Flag{Name: "source-fps", Value: 30, Usage: "video: the source's frame rate, from 0.001 to 1000"},
 			&cli.Float64Flag{Name: "fps", Usage: "video: frames sampled per second (default 2, range [0.1, 10])"},
 			&cli.IntFlag{Name: "max-frames", Usage: "video: max_frames (default: the model's)"},
 			&cli.IntFlag{Name: "min-frames", Usage: "video: fewest frames to sample (default 4)"},
@@ -102,7 +102,7 @@ func runTokens(c *cli.Context) error {
 			p, err := tokens.PlanVideo(tokens.VideoSource{Width: s.w, Height: s.h, Frames: frames, FPS: c.Float64("source-fps")}, spec, vo)
 			if err != nil {
 				if isUsage(err) {
-					return err
+					return flagError(err)
 				}
 				row.Error, failed = trimPkg(err), true
 			} else {
@@ -114,7 +114,7 @@ func runTokens(c *cli.Context) error {
 			p, err := tokens.PlanImage(s.w, s.h, spec, io)
 			if err != nil {
 				if isUsage(err) {
-					return err
+					return flagError(err)
 				}
 				row.Error, failed = trimPkg(err), true
 			} else {
@@ -186,8 +186,8 @@ func videoOptions(c *cli.Context) (tokens.VideoOptions, int, error) {
 		}
 	}
 	sf := c.Float64("source-fps")
-	if !(sf > 0) || math.IsInf(sf, 0) {
-		return vo, 0, usagef("--source-fps %g: must be a positive, finite frame rate", sf)
+	if !(sf >= minSourceFPS && sf <= maxSourceFPS) { // NaN fails too
+		return vo, 0, usagef("--source-fps %g: must be a frame rate from %g to %d", sf, minSourceFPS, maxSourceFPS)
 	}
 	switch {
 	case c.IsSet("frames") && c.IsSet("duration"):
@@ -210,6 +210,14 @@ func videoOptions(c *cli.Context) (tokens.VideoOptions, int, error) {
 	}
 	return vo, 0, usagef("--video needs --frames N or --duration SECONDS")
 }
+
+// minSourceFPS and maxSourceFPS bound --source-fps: high-speed cameras
+// record 1000 fps and time-lapses a frame a minute or so (0.0167 fps); 1e300
+// or 1e-300 fps only makes the frame arithmetic meaningless.
+const (
+	minSourceFPS = 0.001
+	maxSourceFPS = 1000
+)
 
 func isUsage(err error) bool {
 	var oe *tokens.OptionError

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -14,8 +16,8 @@ import (
 func modelSpec(c *cli.Context) (string, tokens.Spec, error) {
 	if c.IsSet("factor") {
 		f := c.Int("factor")
-		if f <= 0 || f%2 != 0 {
-			return "", tokens.Spec{}, usagef("--factor %d: must be a positive even number (28 or 32 for Qwen-VL)", f)
+		if f < 2 || f > tokens.MaxFactor || f%2 != 0 {
+			return "", tokens.Spec{}, usagef("--factor %d: must be an even number from 2 to %d (Qwen-VL uses 28 or 32)", f, tokens.MaxFactor)
 		}
 		return fmt.Sprintf("custom (factor %d)", f), tokens.CustomSpec(f), nil
 	}
@@ -34,6 +36,38 @@ func modelSpec(c *cli.Context) (string, tokens.Spec, error) {
 	return m.Name, m.Spec, nil
 }
 
+// flagOfParam maps the API parameter names package tokens uses in its errors to
+// the flags that set them.
+var flagOfParam = map[string]string{
+	"min_pixels": "--min-pixels", "max_pixels": "--max-pixels", "total_pixels": "--total-pixels",
+	"fps": "--fps", "nframes": "--nframes", "min_frames": "--min-frames", "max_frames": "--max-frames",
+	"video_start": "--start", "video_end": "--end", "vl_high_resolution_images": "--high-res",
+}
+
+var apiName = regexp.MustCompile(`\b(min_pixels|max_pixels|total_pixels|fps|nframes|min_frames|max_frames|video_start|video_end|vl_high_resolution_images)\b`)
+
+// flagNames rewrites API parameter names in s as the flags that set them.
+func flagNames(s string) string {
+	return apiName.ReplaceAllStringFunc(s, func(m string) string { return flagOfParam[m] })
+}
+
+// flagError turns a [*tokens.OptionError] into a usage error that names the
+// flag instead of the API parameter (--min-pixels, not min_pixels), with the
+// fix, where one is known, as a "vision: hint:" line in flag names too. The
+// message itself keeps the parameter names: it describes the model's
+// defaults and limits. Other errors are returned as they are.
+func flagError(err error) error {
+	var oe *tokens.OptionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	msg := fmt.Errorf("%s: %s", flagNames(oe.Option), oe.Msg)
+	if oe.Fix == "" {
+		return usageError{msg}
+	}
+	return usageError{hintError{msg, flagNames(oe.Fix)}}
+}
+
 // parseSize reads WIDTHxHEIGHT (also W×H or WxH with a capital X).
 func parseSize(s string) (w, h int, err error) {
 	t := strings.NewReplacer("×", "x", "X", "x", "*", "x").Replace(strings.TrimSpace(s))
@@ -46,6 +80,9 @@ func parseSize(s string) (w, h int, err error) {
 	}
 	if !ok || err != nil || w <= 0 || h <= 0 {
 		return 0, 0, usagef("size %q: want WIDTHxHEIGHT with positive whole numbers, e.g. 1920x1080", s)
+	}
+	if w > tokens.MaxSide || h > tokens.MaxSide {
+		return 0, 0, usagef("size %q: sides must be at most %d px (2^31), far above any real image", s, tokens.MaxSide)
 	}
 	return w, h, nil
 }

@@ -138,6 +138,11 @@ def valid_video_options(spec, o):
         raise Fail("option")
     if "min_frames" in o and "max_frames" in o and o["min_frames"] > o["max_frames"]:
         raise Fail("option")
+    # Only min_frames: on a DashScope model the default max_frames is also
+    # the maximum, so min_frames above it is refused; --factor deployments
+    # keep qwen-vl-utils, where max_frames = min(768, total) simply wins.
+    if "min_frames" in o and "max_frames" not in o and not c and o["min_frames"] > spec["max_frames"]:
+        raise Fail("option")
     if "min_pixels" in o and not c and o["min_pixels"] < spec["vid_min"]:
         raise Fail("option")
     if "max_pixels" in o and not c and o["max_pixels"] > spec["vid_max"]:
@@ -355,6 +360,48 @@ def video_cases(rng, n):
     return out
 
 
+def edge_video_cases():
+    """Fixed cases for rules the random ones rarely reach: min_frames alone
+    against the default max_frames (refused on DashScope models, where the
+    default is also the maximum; qwen-vl-utils' min(768, total) wins for
+    --factor), and nframes rounding half to even near the fps range."""
+    edges = [
+        ("qwen3-vl-plus", 100000, 30, {"min_frames": 3000}),
+        ("qwen3-vl-plus", 100000, 30, {"min_frames": 2001}),
+        ("qwen3-vl-plus", 100000, 30, {"min_frames": 2000}),
+        ("qwen3-vl-plus", 100000, 30, {"min_frames": 3000, "max_frames": 2000}),
+        ("qwen-vl-max", 100000, 30, {"min_frames": 600}),
+        ("qwen2.5-vl-7b-instruct", 100000, 25, {"min_frames": 513}),
+        ("qwen2-vl-7b-instruct", 100000, 25, {"min_frames": 100}),
+        (28, 100000, 30, {"min_frames": 1000}),
+        (32, 50, 30, {"min_frames": 100}),
+        ("qwen3-vl-plus", 1500, 30, {"nframes": 5}),
+        ("qwen3-vl-plus", 1500, 30, {"nframes": 6}),
+        ("qwen3-vl-plus", 1500, 30, {"nframes": 501}),
+        ("qwen3-vl-plus", 1500, 30, {"nframes": 503}),
+        ("qwen3-vl-plus", 60, 30, {"nframes": 1}),
+        ("qwen3-vl-plus", 60, 30, {"nframes": 21}),
+        ("qwen3-vl-plus", 60, 30, {"nframes": 23}),
+    ]
+    out = []
+    for who, total, video_fps, o in edges:
+        if isinstance(who, int):
+            model, f, spec = None, who, custom(who)
+        else:
+            model, spec = who, FAMILIES[MODELS[who]]
+            f = spec["f"]
+        case = {"kind": "video", "h": 480, "w": 640, "factor": f, "total_frames": total, "video_fps": video_fps}
+        if model:
+            case["model"] = model
+        case.update(o)
+        try:
+            case["want"] = video(480, 640, spec, total, video_fps, o)
+        except Fail as e:
+            case["want"] = {"error": e.args[0]}
+        out.append(case)
+    return out
+
+
 def main():
     rng = random.Random(20261122)
     out = []
@@ -386,6 +433,7 @@ def main():
                     "want": resize_case(h, w, f, lo, hi)})
     out += image_model_cases(rng, 2000)
     out += video_cases(rng, 7000)
+    out += edge_video_cases()
     for c in out:
         print(json.dumps(c, sort_keys=True))
 
