@@ -49,14 +49,16 @@ func readImage(t *testing.T, p string) image.Image {
 }
 
 // TestDecodeHEIFMatchesHeifConvert decodes real HEIC files (one image, a
-// grid of 2×2 tiles cropped to 120×100, an irot-rotated one, ImageMagick's)
+// grid of 2×2 tiles cropped to 120×100, an irot-rotated one, two mirrored
+// by imir on either axis, one turned and mirrored, ImageMagick's)
 // and an AVIF through ffmpeg and compares them with libheif's heif-convert
 // decode of the same files (testdata/golden/heif, written by the fixture
 // generator), which applies irot itself: the same pixels, upright. Without
 // the irot turn, heic_irot would not even have the reference's size.
 func TestDecodeHEIFMatchesHeifConvert(t *testing.T) {
 	needFFmpeg(t)
-	for _, name := range []string{"heic.heic", "heic_single.heic", "heic_irot.heic", "heic_grid.heic", "avif.avif"} {
+	for _, name := range []string{"heic.heic", "heic_single.heic", "heic_irot.heic", "heic_imir0.heic", "heic_imir1.heic",
+		"heic_irot_imir.heic", "heic_grid.heic", "avif.avif"} {
 		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(imagesDir, name)
 			info := probeT(t, p)
