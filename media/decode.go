@@ -10,9 +10,9 @@ import (
 	"image/draw"
 	"image/gif"
 	"io"
-	"os"
 
 	"github.com/disintegration/imaging"
+	"golang.org/x/image/tiff"
 )
 
 // DefaultMaxPixels is the largest coded image (width × height from the
@@ -51,7 +51,7 @@ func decodeCoded(ctx context.Context, path string, info Info, maxPixels int) (im
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, info, fmt.Errorf("decode %s: %w", path, err)
 	}
@@ -81,21 +81,35 @@ func decodeCoded(ctx context.Context, path string, info Info, maxPixels int) (im
 		return nil, info, fmt.Errorf("decode %s: %w", path, err)
 	}
 	var img image.Image
-	switch info.Format {
-	case "heic", "avif":
+	switch {
+	case info.ffmpegDecode:
+		img, err = decodeWithFFmpeg(ctx, path, info.CodedWidth, info.CodedHeight, maxPixels)
+		if err != nil {
+			return nil, info, fmt.Errorf("decode %s (%s, through ffmpeg): %w", path, info.Format, err)
+		}
+	case info.Format == "heic" || info.Format == "avif":
 		img, err = decodeHEIF(ctx, f, info.Bytes, maxPixels)
 		if err != nil {
 			return nil, info, fmt.Errorf("decode %s: %w", path, err)
 		}
-	case "webp":
+	case info.Format == "webp":
 		if info.Animated {
 			why, convert := undecodable(info)
 			return nil, info, fmt.Errorf("decode %s: %s; %s: %w", path, why, convert, ErrCannotDecode)
 		}
 		img, _, err = image.Decode(bufio.NewReaderSize(f, 64<<10))
-	case "tiff":
-		img, err = decodeTIFF(f)
-	case "gif":
+	case info.Format == "tiff":
+		var unsupported tiff.UnsupportedError
+		if info.goUnsupported == "" {
+			if img, err = decodeTIFF(f); errors.As(err, &unsupported) {
+				info.goUnsupported = string(unsupported) // JPEG compression: the header read, the data does not
+			}
+		}
+		if info.goUnsupported != "" {
+			why, convert := undecodable(info)
+			return nil, info, fmt.Errorf("decode %s: %s; %s: %w", path, why, convert, ErrCannotDecode)
+		}
+	case info.Format == "gif":
 		img, err = gif.Decode(bufio.NewReaderSize(f, 32<<10)) // the first frame
 	default:
 		img, _, err = image.Decode(bufio.NewReaderSize(f, 64<<10))

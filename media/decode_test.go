@@ -50,9 +50,9 @@ func checkPattern(t *testing.T, img image.Image, tol int) {
 
 var patternFixtures = []string{
 	"jpeg.jpg", "photo é 1.jpg", "-dash.png", "png.png", "png_named.jpg", "png_exif6.png", "paletted.png", "png16.png",
-	"gif.gif", "animated.gif", "bmp.bmp", "tiff.tif", "tiff_orient6.tif", "webp.webp", "webp_exif6.webp", "cmyk.jpg",
+	"gif.gif", "animated.gif", "bmp.bmp", "bmp_rle8.bmp", "tiff.tif", "tiff_orient6.tif", "webp.webp", "webp_exif6.webp", "cmyk.jpg",
 	"orient1.jpg", "orient2.jpg", "orient3.jpg", "orient4.jpg", "orient5.jpg", "orient6.jpg", "orient7.jpg", "orient8.jpg",
-	"heic.heic", "heic_single.heic", "heic_irot.heic", "avif.avif",
+	"heic.heic", "heic_single.heic", "heic_irot.heic", "heic_imir0.heic", "heic_imir1.heic", "heic_irot_imir.heic", "avif.avif",
 }
 
 func TestDecodeUprightPattern(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"image/png"
-	"os"
 	"strings"
 
 	"github.com/qwen-vision/vision/tokens"
@@ -108,7 +107,7 @@ func PrepareImage(ctx context.Context, path string, info Info, plan tokens.Image
 	}
 	var notes []string
 	if keepOriginal(info, plan, o) {
-		data, err := os.ReadFile(path)
+		data, err := readRegular(path)
 		if err != nil {
 			return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
 		}
@@ -183,7 +182,7 @@ func sendOriginal(path string, info Info, o EncodeOptions, decodeErr error) (Pre
 	if ok, why := originalAccepted(info); !ok {
 		return Prepared{}, fmt.Errorf("prepare: %w; the original cannot be sent instead: %s", decodeErr, why)
 	}
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
 	if err != nil {
 		return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
 	}

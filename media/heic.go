@@ -179,6 +179,8 @@ func parseHEIFMeta(p []byte, hi heifInfo) (heifInfo, error) {
 			}
 		}
 	}
+	// Transformative properties apply in the order ipma lists them
+	// (ISO/IEC 23008-12 §6.5.1): each one multiplies from the left.
 	m := orientMatrix{1, 0, 0, 1}
 	found, transformed := false, false
 	for _, pr := range list {
@@ -197,12 +199,15 @@ func parseHEIFMeta(p []byte, hi heifInfo) (heifInfo, error) {
 				}
 			}
 		case "imir":
+			// ISO/IEC 23008-12:2022 §6.5.12: axis 0 exchanges the top and
+			// bottom parts (EXIF orientation 4), axis 1 the left and right
+			// parts (EXIF 2); libheif and libavif read it so.
 			transformed = true
 			if len(pr.data) >= 1 {
 				if pr.data[0]&1 == 0 {
-					m = mirrorH.mul(m)
-				} else {
 					m = mirrorV.mul(m)
+				} else {
+					m = mirrorH.mul(m)
 				}
 			}
 		}

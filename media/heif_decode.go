@@ -112,7 +112,7 @@ func decodeHEIF(ctx context.Context, f io.ReaderAt, size int64, maxPixels int) (
 	}
 	canvas := image.NewRGBA(image.Rect(0, 0, grid.width, grid.height))
 	k := 0
-	err = runHEIFDecoder(ctx, codec, heifColour(prim, tiles[0]), stream.Bytes(), len(tiles), func(w, h int, rgb []byte) error {
+	err = runHEIFDecoder(ctx, codec, heifColour(prim, tiles[0]), stream.Bytes(), len(tiles), tw*th, func(w, h int, rgb []byte) error {
 		if w != tw || h != th {
 			return fmt.Errorf("%w: tile %d decodes to %dx%d, its ispe says %dx%d: %w", errHEIF, k, w, h, tw, th, ErrCorrupt)
 		}
@@ -230,25 +230,28 @@ func heifColour(items ...*heifItem) string {
 }
 
 // heifDecodeArgs is the ffmpeg command line that decodes n coded images
-// of codec (hvc1 or av01) from stdin to PPM frames on stdout.
-func heifDecodeArgs(codec, colour string, n int) []string {
+// of codec (hvc1 or av01) from stdin to PPM frames on stdout. The decoder
+// refuses frames over maxPixels (with room for the coded size's padding):
+// a bitstream can claim a far larger size than the container's ispe.
+func heifDecodeArgs(codec, colour string, n, maxPixels int) []string {
 	demuxer := map[string]string{"hvc1": "hevc", "av01": "obu"}[codec]
 	scale := "scale=w=iw:h=ih:flags=bicubic+accurate_rnd+full_chroma_int"
 	if colour != "" {
 		scale += ":" + colour
 	}
 	return []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
-		"-f", demuxer, "-i", "pipe:0", "-vf", scale + ",format=rgb24", "-fps_mode", "passthrough",
+		"-max_pixels", strconv.Itoa(maxPixels + maxPixels/4 + 64*64), "-f", demuxer, "-i", "pipe:0", "-vf", scale + ",format=rgb24", "-fps_mode", "passthrough",
 		"-frames:v", strconv.Itoa(n), "-f", "image2pipe", "-c:v", "ppm", "pipe:1"}
 }
 
 // runHEIFDecoder feeds stream to ffmpeg and calls each for every decoded
-// frame, in order. A missing ffmpeg or a stream ffmpeg refuses gives an
-// error wrapping ErrCannotDecode.
-func runHEIFDecoder(ctx context.Context, codec, colour string, stream []byte, n int, each func(w, h int, rgb []byte) error) error {
+// frame, in order; a frame of more than tilePixels pixels is refused before
+// its pixels are read (ErrCorrupt). A missing ffmpeg or a stream ffmpeg
+// refuses gives an error wrapping ErrCannotDecode.
+func runHEIFDecoder(ctx context.Context, codec, colour string, stream []byte, n, tilePixels int, each func(w, h int, rgb []byte) error) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd, err := toolCommand(runCtx, "ffmpeg", heifDecodeArgs(codec, colour, n))
+	cmd, err := toolCommand(runCtx, "ffmpeg", heifDecodeArgs(codec, colour, n, tilePixels))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCannotDecode, err)
 	}
@@ -265,7 +268,7 @@ func runHEIFDecoder(ctx context.Context, codec, colour string, stream []byte, n 
 	br := bufio.NewReaderSize(stdout, 64<<10)
 	var loopErr error
 	for range n {
-		w, h, rgb, err := readPPM(br)
+		w, h, rgb, err := readPPM(br, tilePixels)
 		if err == io.EOF {
 			break
 		}
@@ -298,7 +301,7 @@ func runHEIFDecoder(ctx context.Context, codec, colour string, stream []byte, n 
 const maxPPMSide = 65536
 
 // readPPM reads one binary PPM (P6, maxval 255) frame.
-func readPPM(br *bufio.Reader) (w, h int, rgb []byte, err error) {
+func readPPM(br *bufio.Reader, maxPixels int) (w, h int, rgb []byte, err error) {
 	var fields [4]string
 	for i := range fields {
 		tok, err := ppmToken(br)
@@ -314,6 +317,9 @@ func readPPM(br *bufio.Reader) (w, h int, rgb []byte, err error) {
 	h, herr := strconv.Atoi(fields[2])
 	if fields[0] != "P6" || fields[3] != "255" || werr != nil || herr != nil || w <= 0 || h <= 0 || w > maxPPMSide || h > maxPPMSide {
 		return 0, 0, nil, fmt.Errorf("ppm header %q", strings.Join(fields[:], " "))
+	}
+	if w*h > maxPixels { // before allocating: the sides are bounded, the product not
+		return 0, 0, nil, fmt.Errorf("%w: a tile decodes to %dx%d, more than its ispe's %d pixels: %w", errHEIF, w, h, maxPixels, ErrCorrupt)
 	}
 	rgb = make([]byte, 3*w*h)
 	if _, err := io.ReadFull(br, rgb); err != nil {

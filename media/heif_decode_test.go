@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -49,14 +50,16 @@ func readImage(t *testing.T, p string) image.Image {
 }
 
 // TestDecodeHEIFMatchesHeifConvert decodes real HEIC files (one image, a
-// grid of 2×2 tiles cropped to 120×100, an irot-rotated one, ImageMagick's)
+// grid of 2×2 tiles cropped to 120×100, an irot-rotated one, two mirrored
+// by imir on either axis, one turned and mirrored, ImageMagick's)
 // and an AVIF through ffmpeg and compares them with libheif's heif-convert
 // decode of the same files (testdata/golden/heif, written by the fixture
 // generator), which applies irot itself: the same pixels, upright. Without
 // the irot turn, heic_irot would not even have the reference's size.
 func TestDecodeHEIFMatchesHeifConvert(t *testing.T) {
 	needFFmpeg(t)
-	for _, name := range []string{"heic.heic", "heic_single.heic", "heic_irot.heic", "heic_grid.heic", "avif.avif"} {
+	for _, name := range []string{"heic.heic", "heic_single.heic", "heic_irot.heic", "heic_imir0.heic", "heic_imir1.heic",
+		"heic_irot_imir.heic", "heic_grid.heic", "avif.avif"} {
 		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(imagesDir, name)
 			info := probeT(t, p)
@@ -129,6 +132,43 @@ func TestDecodeHEIFRefusesLargeTiles(t *testing.T) {
 	// The grid's own output size counts too.
 	if _, err := DecodeUpright(context.Background(), filepath.Join(imagesDir, "heic_grid.heic"), info, 11000); !errors.Is(err, ErrTooManyPixels) {
 		t.Fatalf("err = %v, want ErrTooManyPixels", err)
+	}
+}
+
+// TestDecodeHEIFBitstreamLargerThanISPE: the container's ispe claims a
+// smaller image (32x24) than its HEVC bitstream codes (64x48): the size
+// checks on the ispe must still bind, so ffmpeg's decoder is capped
+// (-max_pixels) and a larger PPM frame is refused before its pixels are
+// allocated. Either way the decode fails; it never returns the bitstream's
+// size.
+func TestDecodeHEIFBitstreamLargerThanISPE(t *testing.T) {
+	needFFmpeg(t)
+	data, err := os.ReadFile(filepath.Join(imagesDir, "heic_single.heic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []byte("ispe\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x30")
+	if bytes.Count(data, old) != 1 {
+		t.Fatal("ispe not found")
+	}
+	p := filepath.Join(t.TempDir(), "small_ispe.heic")
+	os.WriteFile(p, bytes.Replace(data, old, []byte("ispe\x00\x00\x00\x00\x00\x00\x00\x20\x00\x00\x00\x18"), 1), 0o644)
+	info := probeT(t, p)
+	if img, err := DecodeUpright(context.Background(), p, info, 0); err == nil {
+		t.Fatalf("decoded %v from a 32x24 ispe", img.Bounds())
+	}
+}
+
+// TestReadPPMRefusesBeforeAllocating: a PPM header claiming 60000x60000
+// (10.8 GB of RGB) with a limit of 64x48 is refused from the header.
+func TestReadPPMRefusesBeforeAllocating(t *testing.T) {
+	br := bufio.NewReader(strings.NewReader("P6\n60000 60000\n255\n\x00\x00\x00"))
+	if _, _, _, err := readPPM(br, 64*48); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	br = bufio.NewReader(strings.NewReader("P6\n2 1\n255\n\x01\x02\x03\x04\x05\x06"))
+	if w, h, rgb, err := readPPM(br, 2); err != nil || w != 2 || h != 1 || len(rgb) != 6 {
+		t.Fatalf("readPPM = %d %d %v %v", w, h, rgb, err)
 	}
 }
 

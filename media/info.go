@@ -50,6 +50,15 @@ type Info struct {
 	// they are extracted in one pass and timed as decoded.
 	TimestampsUnreliable bool `json:"timestamps_unreliable,omitempty"`
 
+	// ffmpegDecode is set by the probe for a BMP the Go decoder refuses
+	// (RLE4, RLE8), which is then decoded by ffmpeg.
+	ffmpegDecode bool
+	// goUnsupported is the Go TIFF decoder's reason for refusing a file
+	// whose size its header still gives (CMYK, JPEG compression): vision
+	// estimates it but cannot decode it (ffmpeg 5.1 decodes these TIFFs to
+	// wrong colours or black, so it is not used).
+	goUnsupported string
+
 	// timeline is the packet scan behind an exact Frames (ExactFrames),
 	// reused by ExtractFrames instead of scanning the file again.
 	timeline *frameTimes

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // Errors a probe can wrap; test with errors.Is.
@@ -23,7 +22,7 @@ var (
 func Probe(ctx context.Context, path string) (Info, error) {
 	info := Info{Path: path, Kind: KindOther}
 	// One open serves the stat, the sniff and an image's header parse.
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return info, fmt.Errorf("probe %s: %w", path, err)
 	}

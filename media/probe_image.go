@@ -15,7 +15,7 @@ import (
 	"os"
 	"sync"
 
-	_ "golang.org/x/image/bmp" // the x/image codecs are registered here only
+	"golang.org/x/image/bmp" // the x/image codecs are registered here only
 	"golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 )
@@ -60,7 +60,7 @@ func probeImage(ctx context.Context, path string, info Info) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return info, fmt.Errorf("probe %s: %w", path, err)
 	}
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return info, fmt.Errorf("probe %s: %w", path, err)
 	}
@@ -104,11 +104,41 @@ func probeImageFile(f *os.File, info Info) (Info, error) {
 		// tiff.DecodeConfig reads the whole file unless given an io.ReaderAt,
 		// so it gets the file itself rather than image.DecodeConfig's reader.
 		cfg, err := tiff.DecodeConfig(f)
-		if err != nil {
+		var unsupported tiff.UnsupportedError
+		switch {
+		case errors.As(err, &unsupported):
+			// A colour model the Go decoder lacks (CMYK): the size from
+			// IFD0, for the estimate; it cannot be decoded.
+			w, h, _, ierr := tiffIFD0(f)
+			if ierr != nil {
+				return info, headerErr(info.Format, err)
+			}
+			info.CodedWidth, info.CodedHeight, info.goUnsupported = w, h, string(unsupported)
+		case err != nil:
 			return info, headerErr(info.Format, err)
+		default:
+			info.CodedWidth, info.CodedHeight, info.ColorModel = cfg.Width, cfg.Height, colorModelName(cfg.ColorModel)
+			// DecodeConfig does not look at the compression; the decoder
+			// refuses JPEG (6 old-style, 7).
+			if _, _, c, err := tiffIFD0(f); err == nil && (c == 6 || c == 7) {
+				info.goUnsupported = "JPEG compression"
+			}
 		}
-		info.CodedWidth, info.CodedHeight, info.ColorModel = cfg.Width, cfg.Height, colorModelName(cfg.ColorModel)
 		info.Orientation = tiffFileOrientation(f)
+	case "bmp":
+		var err error
+		probed, err := probeStream(f, info)
+		if errors.Is(err, ErrUnsupported) { // RLE4, RLE8, bit fields…: ffmpeg decodes them
+			w, h, herr := bmpHeaderSize(f)
+			if herr != nil {
+				return info, err
+			}
+			probed = info
+			probed.CodedWidth, probed.CodedHeight, probed.ffmpegDecode = w, h, true
+		} else if err != nil {
+			return info, err
+		}
+		info = probed
 	default:
 		var err error
 		if info, err = probeStream(f, info); err != nil {
@@ -167,7 +197,8 @@ func headerErr(format string, err error) error {
 		tiffU tiff.UnsupportedError
 	)
 	switch {
-	case errors.Is(err, image.ErrFormat), errors.As(err, &jpegU), errors.As(err, &pngU), errors.As(err, &tiffU):
+	case errors.Is(err, image.ErrFormat), errors.As(err, &jpegU), errors.As(err, &pngU), errors.As(err, &tiffU),
+		errors.Is(err, bmp.ErrUnsupported):
 		return fmt.Errorf("%s header: %v: %w", format, err, ErrUnsupported)
 	case errors.Is(err, io.EOF):
 		err = io.ErrUnexpectedEOF

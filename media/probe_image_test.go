@@ -56,7 +56,10 @@ var imageCases = []imageCase{
 	{name: "gif_offset.gif", format: "gif", w: 64, h: 48, cw: 64, ch: 48, color: "paletted", codes: []string{"image.format_unsupported"}},
 	{name: "animated.gif", format: "gif", w: 64, h: 48, cw: 64, ch: 48, color: "paletted", animated: true, codes: []string{"image.animated", "image.format_unsupported"}},
 	{name: "bmp.bmp", format: "bmp", w: 64, h: 48, cw: 64, ch: 48, color: "rgba"},
+	{name: "bmp_rle8.bmp", format: "bmp", w: 64, h: 48, cw: 64, ch: 48},
 	{name: "tiff.tif", format: "tiff", w: 64, h: 48, cw: 64, ch: 48, color: "rgba"},
+	{name: "tiff_cmyk.tif", format: "tiff", w: 64, h: 48, cw: 64, ch: 48, orientation: 1, codes: []string{"image.sent_original"}, decodeErr: ErrCannotDecode},
+	{name: "tiff_jpeg.tif", format: "tiff", w: 64, h: 48, cw: 64, ch: 48, orientation: 1, color: "rgba", codes: []string{"image.sent_original"}, decodeErr: ErrCannotDecode},
 	{name: "tiff_orient6.tif", format: "tiff", w: 64, h: 48, cw: 48, ch: 64, orientation: 6, color: "rgba"},
 	{name: "webp.webp", format: "webp", w: 64, h: 48, cw: 64, ch: 48, color: "nrgba"},
 	{name: "webp_exif6.webp", format: "webp", w: 64, h: 48, cw: 48, ch: 64, orientation: 6, color: "ycbcr"},
@@ -65,6 +68,9 @@ var imageCases = []imageCase{
 	{name: "heic.heic", format: "heic", w: 64, h: 48, cw: 64, ch: 48},
 	{name: "heic_single.heic", format: "heic", w: 64, h: 48, cw: 64, ch: 48},
 	{name: "heic_irot.heic", format: "heic", w: 64, h: 48, cw: 48, ch: 64, orientation: 8},
+	{name: "heic_imir0.heic", format: "heic", w: 64, h: 48, cw: 64, ch: 48, orientation: 4},
+	{name: "heic_imir1.heic", format: "heic", w: 64, h: 48, cw: 64, ch: 48, orientation: 2},
+	{name: "heic_irot_imir.heic", format: "heic", w: 64, h: 48, cw: 48, ch: 64, orientation: 5},
 	{name: "heic_grid.heic", format: "heic", w: 120, h: 100, cw: 120, ch: 100},
 	{name: "irot.heic", format: "heic", w: 48, h: 64, cw: 64, ch: 48, orientation: 8, decodeErr: ErrCorrupt}, // header only
 	{name: "avif.avif", format: "avif", w: 64, h: 48, cw: 64, ch: 48, codes: []string{"image.format_unsupported"}},
@@ -189,12 +195,47 @@ func TestProbeHEIFOrientations(t *testing.T) {
 			t.Errorf("irot %d → orientation %d, want %d", angle, got, want)
 		}
 	}
-	if got := mirrorH.exif(); got != 2 {
-		t.Errorf("imir axis 0 → %d, want 2", got)
+	// ISO/IEC 23008-12:2022 §6.5.12: imir axis 0 exchanges top and bottom
+	// (EXIF 4), axis 1 left and right (EXIF 2); irot and imir apply in
+	// ipma order.
+	for _, c := range []struct {
+		props []heifProp
+		want  int
+	}{
+		{[]heifProp{{"imir", []byte{0}}}, 4},
+		{[]heifProp{{"imir", []byte{1}}}, 2},
+		{[]heifProp{{"irot", []byte{1}}, {"imir", []byte{0}}}, 5},
+		{[]heifProp{{"imir", []byte{0}}, {"irot", []byte{1}}}, 7},
+		{[]heifProp{{"irot", []byte{1}}, {"imir", []byte{1}}}, 7},
+		{[]heifProp{{"imir", []byte{1}}, {"irot", []byte{1}}}, 5},
+		{[]heifProp{{"irot", []byte{3}}, {"imir", []byte{0}}}, 7},
+		{[]heifProp{{"irot", []byte{2}}, {"imir", []byte{0}}}, 2},
+	} {
+		if got := heifTransformOrientation(c.props); got != c.want {
+			t.Errorf("%v → orientation %d, want %d", c.props, got, c.want)
+		}
 	}
-	if got := mirrorV.exif(); got != 4 {
-		t.Errorf("imir axis 1 → %d, want 4", got)
+}
+
+// heifTransformOrientation builds a HEIF meta box whose primary item has
+// ispe and props, in that ipma order, and returns the probed orientation.
+func heifTransformOrientation(props []heifProp) int {
+	box := func(typ string, payload []byte) []byte {
+		b := []byte{0, 0, 0, byte(8 + len(payload))}
+		return append(append(b, typ...), payload...)
 	}
+	ipco := box("ispe", []byte{0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 48})
+	ipma := []byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 1, byte(1 + len(props)), 0x01}
+	for i, p := range props {
+		ipco = append(ipco, box(p.typ, p.data)...)
+		ipma = append(ipma, 0x80|byte(i+2))
+	}
+	meta := append(box("pitm", []byte{0, 0, 0, 0, 0, 1}), box("iprp", append(box("ipco", ipco), box("ipma", ipma)...))...)
+	hi, err := parseHEIFMeta(meta, heifInfo{})
+	if err != nil {
+		return -1
+	}
+	return hi.orientation
 }
 
 func (a orientMatrix) rotN(n int) orientMatrix {

@@ -54,8 +54,20 @@ var orientFilters = map[int]string{
 // orientations 5–8), turns it upright and writes full-range 4:2:0 raw video.
 func scaleArgs(url string, w, h, orientation int) []string {
 	filter := "scale=" + strconv.Itoa(w) + ":" + strconv.Itoa(h) + ":flags=bicubic" + orientFilters[orientation]
-	return []string{"-nostdin", "-hide_banner", "-v", "error", "-threads", "1", "-filter_threads", "1",
-		"-noautorotate", "-i", url, "-vf", filter, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuvj420p", "-"}
+	args := []string{"-nostdin", "-hide_banner", "-v", "error", "-threads", "1", "-filter_threads", "1"}
+	args = append(args, jpegInputArgs(url)...)
+	return append(args, "-vf", filter, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuvj420p", "-")
+}
+
+// jpegInputArgs are the input options of one JPEG for the scaler.
+// -err_detect explode makes ffmpeg's mjpeg decoder fail on a truncated or
+// damaged scan ("overread", "error dc") instead of concealing it (filling
+// the rest with gray or green and exiting 0), so the file falls back to the
+// Go decoder, which reports it corrupt. Valid JPEGs (baseline, progressive,
+// restart markers, every subsampling, data after EOI) decode to the same
+// pixels with or without it.
+func jpegInputArgs(url string) []string {
+	return []string{"-noautorotate", "-err_detect", "explode", "-i", url}
 }
 
 // scaleWithFFmpeg returns the upright, planned-size image of a JPEG file as

@@ -86,9 +86,11 @@ func scalerEligible(info Info, plan tokens.ImagePlan, o EncodeOptions) bool {
 
 // scaleManyArgs is the ffmpeg command line that scales every job as
 // scaleArgs does one: input k goes through its own chain to the raw 4:2:0
-// output on file descriptor 3+k.
+// output on file descriptor 3+k. -xerror makes the run exit non-zero when
+// one input fails to decode (ffmpeg would otherwise leave that output
+// empty and exit 0), so the batch falls back to one image at a time.
 func scaleManyArgs(jobs []ImageJob) ([]string, error) {
-	args := []string{"-nostdin", "-hide_banner", "-v", "error", "-filter_threads", "1"}
+	args := []string{"-nostdin", "-hide_banner", "-v", "error", "-xerror", "-filter_threads", "1"}
 	chains := make([]string, len(jobs))
 	for k, j := range jobs {
 		url, err := fileURL(j.Path)
@@ -96,7 +98,8 @@ func scaleManyArgs(jobs []ImageJob) ([]string, error) {
 			return nil, err
 		}
 		sw, sh := storedSize(j.Info, j.Plan)
-		args = append(args, "-threads", "1", "-noautorotate", "-i", url)
+		args = append(args, "-threads", "1")
+		args = append(args, jpegInputArgs(url)...)
 		chains[k] = fmt.Sprintf("[%d:v:0]scale=%d:%d:flags=bicubic%s[o%d]", k, sw, sh, orientFilters[j.Info.Orientation], k)
 	}
 	args = append(args, "-filter_complex", strings.Join(chains, ";"))

@@ -3,7 +3,9 @@ package media
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,7 +59,7 @@ func TestFFmpegScalerSkipsSmallShrinks(t *testing.T) {
 
 func TestScaleArgsReadFileURL(t *testing.T) {
 	got := strings.Join(scaleArgs("file:/x/-i.jpg", 48, 64, 6), " ")
-	want := "-nostdin -hide_banner -v error -threads 1 -filter_threads 1 -noautorotate -i file:/x/-i.jpg -vf scale=48:64:flags=bicubic,transpose=1 -frames:v 1 -f rawvideo -pix_fmt yuvj420p -"
+	want := "-nostdin -hide_banner -v error -threads 1 -filter_threads 1 -noautorotate -err_detect explode -i file:/x/-i.jpg -vf scale=48:64:flags=bicubic,transpose=1 -frames:v 1 -f rawvideo -pix_fmt yuvj420p -"
 	if got != want {
 		t.Errorf("args:\n%s\nwant\n%s", got, want)
 	}
@@ -136,5 +138,72 @@ func TestPrepareImagesIsolatesBadFiles(t *testing.T) {
 	}
 	for _, k := range []int{0, 2} {
 		checkPattern(t, decodeBytes(t, res[k].Prepared.Data), 48)
+	}
+}
+
+// damagedPhotos writes a 12 MP JPEG (4000×3000, ffmpeg's test picture), the same file cut at 60 % and one with 4 KB of its scan
+// overwritten halfway: headers intact, so they probe fine and take the
+// ffmpeg scaler path, where ffmpeg would conceal the damage (gray or green
+// fill, exit 0) without -err_detect explode.
+func damagedPhotos(t *testing.T) (good, cut, garbled string) {
+	t.Helper()
+	dir := t.TempDir()
+	good = filepath.Join(dir, "photo.jpg")
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+		"testsrc2=size=4000x3000:rate=1", "-frames:v", "1", "-q:v", "3", good).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut = filepath.Join(dir, "cut.jpg")
+	if err := os.WriteFile(cut, data[:len(data)*6/10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := bytes.Clone(data)
+	for i := range 4096 {
+		g[len(g)/2+i] = byte(i * 73)
+	}
+	garbled = filepath.Join(dir, "garbled.jpg")
+	if err := os.WriteFile(garbled, g, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return good, cut, garbled
+}
+
+// TestPrepareDamagedLargeJPEG: a truncated or damaged 12 MP JPEG is refused
+// by ffmpeg's scaler and then reported corrupt by the Go decoder, alone
+// (PrepareImage) and in a shared ffmpeg run (PrepareImages), where the good
+// photos beside it still come out as they would alone.
+func TestPrepareDamagedLargeJPEG(t *testing.T) {
+	needFFmpeg(t)
+	spec := qwen3VLPlus(t)
+	good, cut, garbled := damagedPhotos(t)
+	info := probeT(t, good)
+	plan := planT(t, info, spec)
+	if !scalerEligible(info, plan, EncodeOptions{}) {
+		t.Fatalf("%+v, plan %+v: not on the ffmpeg scaler path", info, plan)
+	}
+	alone, err := PrepareImage(context.Background(), good, info, plan, EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{cut, garbled} {
+		badInfo := probeT(t, bad)
+		if _, err := PrepareImage(context.Background(), bad, badInfo, plan, EncodeOptions{}); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s alone: err = %v, want ErrCorrupt", filepath.Base(bad), err)
+		}
+		jobs := []ImageJob{{Path: good, Info: info, Plan: plan}, {Path: bad, Info: badInfo, Plan: plan}, {Path: good, Info: info, Plan: plan}}
+		res := PrepareImages(context.Background(), jobs, EncodeOptions{})
+		if !errors.Is(res[1].Err, ErrCorrupt) {
+			t.Errorf("%s in a batch: err = %v, want ErrCorrupt", filepath.Base(bad), res[1].Err)
+		}
+		for _, k := range []int{0, 2} {
+			if res[k].Err != nil || !bytes.Equal(res[k].Prepared.Data, alone.Data) {
+				t.Errorf("%s in a batch: good photo %d: %v, or its bytes differ from PrepareImage's", filepath.Base(bad), k, res[k].Err)
+			}
+		}
 	}
 }

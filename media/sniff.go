@@ -3,7 +3,6 @@ package media
 import (
 	"bytes"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -74,7 +73,7 @@ func Sniff(head []byte) (Kind, string) {
 
 // SniffFile reads the head of the file at path and sniffs it.
 func SniffFile(path string) (Kind, string, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return KindOther, "", err
 	}

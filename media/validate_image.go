@@ -163,16 +163,24 @@ func firstFrame(info Info) string {
 }
 
 // Decodable reports whether vision can decode the probed image to resize
-// it: every format image.Decode reads, HEIC and AVIF when ffmpeg is
+// it: every format image.Decode reads (not CMYK or JPEG-compressed TIFF),
+// RLE BMP, HEIC and AVIF when ffmpeg is
 // installed (heif_decode.go), and not animated WEBP (x/image/webp reads only
 // still images and ffmpeg 5.1 has no animated WEBP decoder).
 func Decodable(info Info) bool {
 	switch info.Format {
 	case "webp":
 		return !info.Animated
+	case "tiff":
+		return info.goUnsupported == ""
 	case "heic", "avif":
 		_, err := lookTool("ffmpeg")
 		return err == nil
+	case "bmp":
+		if info.ffmpegDecode {
+			_, err := lookTool("ffmpeg")
+			return err == nil
+		}
 	}
 	return true
 }
@@ -183,6 +191,12 @@ func undecodable(info Info) (why, convert string) {
 	case "webp":
 		return "an animated WEBP: neither Go's decoder nor ffmpeg 5.1 reads animated WEBP",
 			"extract a frame first, e.g. `webpmux -get frame 1 IN.webp -o OUT.webp` (Debian webp) or `convert 'IN.webp[0]' OUT.png`"
+	case "tiff":
+		return "a TIFF that Go's decoder does not read (" + info.goUnsupported + ") and ffmpeg 5.1 decodes wrongly",
+			"convert it first, e.g. `convert IN.tif OUT.png` (Debian imagemagick) or `tiffcp -c none -p contig IN.tif OUT.tif` for JPEG compression"
+	case "bmp":
+		return "an RLE-compressed BMP, which vision decodes with ffmpeg, and ffmpeg is not installed",
+			"install ffmpeg (" + ToolInstallHint + "), or convert it first, e.g. `convert IN.bmp OUT.png` (Debian imagemagick)"
 	case "heic", "avif":
 		return "ffmpeg, which decodes its " + map[string]string{"heic": "HEVC", "avif": "AV1"}[info.Format] + " data, is not installed",
 			"install ffmpeg (" + ToolInstallHint + "), or convert it first, e.g. `heif-convert IN OUT.jpg` (Debian libheif-examples)"

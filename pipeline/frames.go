@@ -103,7 +103,7 @@ func ExtractFiles(ctx context.Context, cfg Config, args []string, stdin io.Reade
 	if o.OutDir == "" {
 		return Summary{}, fmt.Errorf("frames: no output folder")
 	}
-	inputs, err := Expand(ctx, args, stdin)
+	inputs, err := ExpandWith(ctx, args, stdin, ExpandOptions{SkipDirs: []string{o.OutDir}})
 	if err != nil {
 		return Summary{}, err
 	}

@@ -44,7 +44,9 @@ func ResizeFiles(ctx context.Context, cfg Config, args []string, stdin io.Reader
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("resize: create %s: %w", o.OutDir, err)
 	}
-	inputs, err := Expand(ctx, args, stdin)
+	// A second run into a folder inside the input must not take the
+	// first run's outputs as inputs.
+	inputs, err := ExpandWith(ctx, args, stdin, ExpandOptions{SkipDirs: []string{o.OutDir}})
 	if err != nil {
 		return Summary{}, err
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/qwen-vision/vision/media"
 )
 
 // Input is one file found by Expand. Root is the folder argument it was found
@@ -24,24 +26,56 @@ type Input struct {
 	Err  error  // why it could not be read (e.g. a symlink loop)
 }
 
+// ExpandOptions adjusts Expand.
+type ExpandOptions struct {
+	// SkipDirs are folders never walked or read from (a command's output
+	// folder inside its input): each is listed once as skipped where the
+	// walk meets it, and a folder argument inside one is skipped whole.
+	SkipDirs []string
+}
+
+// skipOutput is the Skip reason of a folder in ExpandOptions.SkipDirs.
+const skipOutput = "output folder (-o) not walked"
+
 // Expand turns arguments into files: files as given, folders walked
 // recursively in lexical order, glob patterns, "@list.txt" (one path a line,
 // # comments) and "-" (paths on stdin, one a line). Duplicates are dropped.
 // Problems with one argument become an Input with Err, never a fatal error,
 // except a context cancellation.
 func Expand(ctx context.Context, args []string, stdin io.Reader) ([]Input, error) {
+	return ExpandWith(ctx, args, stdin, ExpandOptions{})
+}
+
+// ExpandWith is Expand with options. A folder argument that is a symbolic
+// link is walked, its files named below the link; links met inside are not
+// followed. Anything that is not a regular file or a folder (a named pipe,
+// a device, a socket) is listed as skipped and never opened. Files reached
+// by several names (a link and its target) are kept once, by the first.
+func ExpandWith(ctx context.Context, args []string, stdin io.Reader, o ExpandOptions) ([]Input, error) {
 	var out []Input
 	seen := map[string]bool{}
 	add := func(in Input) {
-		key := in.Path
-		if abs, err := filepath.Abs(in.Path); err == nil {
-			key = abs
-		}
+		key := realKey(in.Path)
 		if seen[key] {
 			return
 		}
 		seen[key] = true
 		out = append(out, in)
+	}
+	skip := make([]string, 0, len(o.SkipDirs))
+	for _, d := range o.SkipDirs {
+		skip = append(skip, realDir(d))
+	}
+	// skipped reports whether the folder path is (with inside, or is
+	// inside) one of the skipped folders.
+	skipped := func(path string, inside bool) bool {
+		key := realDir(path)
+		for _, d := range skip {
+			if key == d || inside && strings.HasPrefix(key, d+string(filepath.Separator)) {
+				return true
+			}
+		}
+		return false
 	}
 	var expand func(arg string, depth int) error
 	expand = func(arg string, depth int) error {
@@ -85,11 +119,11 @@ func Expand(ctx context.Context, args []string, stdin io.Reader) ([]Input, error
 			if _, lerr := os.Lstat(arg); lerr != nil && hasGlobMeta(arg) {
 				matches, gerr := filepath.Glob(arg)
 				if gerr != nil {
-					add(Input{Path: arg, Err: fmt.Errorf("glob %s: %w", arg, gerr)})
+					add(Input{Path: arg, Err: fmt.Errorf("bad glob pattern %q: %w (quote it or escape [ as \\[)", arg, gerr)})
 					return nil
 				}
 				if len(matches) == 0 {
-					add(Input{Path: arg, Err: fmt.Errorf("glob %s: no files match", arg)})
+					add(Input{Path: arg, Err: fmt.Errorf("no files match the pattern %q", arg)})
 					return nil
 				}
 				for _, m := range matches {
@@ -102,11 +136,18 @@ func Expand(ctx context.Context, args []string, stdin io.Reader) ([]Input, error
 			add(Input{Path: arg, Err: err})
 			return nil
 		}
-		if !st.IsDir() {
-			add(Input{Path: arg, Rel: filepath.Base(arg)})
+		switch {
+		case st.IsDir() && skipped(arg, true):
+			add(Input{Path: arg, Skip: skipOutput})
+			return nil
+		case st.IsDir():
+			return walkDir(ctx, arg, add, skipped)
+		case media.NonRegularKind(st.Mode()) != "":
+			add(Input{Path: arg, Rel: filepath.Base(arg), Skip: notRegular(st.Mode())})
 			return nil
 		}
-		return walkDir(ctx, arg, add)
+		add(Input{Path: arg, Rel: filepath.Base(arg)})
+		return nil
 	}
 	for _, a := range args {
 		if err := expand(a, 0); err != nil {
@@ -116,15 +157,25 @@ func Expand(ctx context.Context, args []string, stdin io.Reader) ([]Input, error
 	return out, nil
 }
 
-// walkDir adds every regular file below root in lexical order. Symbolic
-// links to files are followed; links to folders are not (so no loop can
-// form) and are listed as skipped. Hidden folders are not walked.
-func walkDir(ctx context.Context, root string, add func(Input)) error {
-	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+// walkDir adds every regular file below root in lexical order. A root that
+// is a symbolic link to a folder is walked, its files named below the link.
+// Symbolic links to files are followed; links to folders below root are not
+// (so no loop can form) and are listed as skipped, as are hidden folders,
+// the skipped folders and files that are not regular.
+func walkDir(ctx context.Context, root string, add func(Input), skipped func(string, bool) bool) error {
+	walkRoot := root
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		walkRoot = real
+	}
+	return filepath.WalkDir(walkRoot, func(realPath string, d fs.DirEntry, err error) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
-		rel, _ := filepath.Rel(root, path)
+		rel, _ := filepath.Rel(walkRoot, realPath)
+		path := root
+		if rel != "." {
+			path = filepath.Join(root, rel)
+		}
 		if err != nil {
 			add(Input{Path: path, Root: root, Rel: rel, Err: err})
 			if d != nil && d.IsDir() {
@@ -135,29 +186,74 @@ func walkDir(ctx context.Context, root string, add func(Input)) error {
 		name := d.Name()
 		switch {
 		case d.IsDir():
-			if path != root && strings.HasPrefix(name, ".") {
+			if realPath == walkRoot {
+				return nil
+			}
+			if strings.HasPrefix(name, ".") {
 				add(Input{Path: path, Root: root, Rel: rel, Skip: "hidden directory not walked"})
+				return fs.SkipDir
+			}
+			if skipped(realPath, false) {
+				add(Input{Path: path, Root: root, Rel: rel, Skip: skipOutput})
 				return fs.SkipDir
 			}
 			return nil
 		case d.Type()&fs.ModeSymlink != 0:
-			st, err := os.Stat(path)
+			st, err := os.Stat(realPath)
 			switch {
 			case err != nil:
 				add(Input{Path: path, Root: root, Rel: rel, Err: err})
+			case st.IsDir() && skipped(realPath, false):
+				add(Input{Path: path, Root: root, Rel: rel, Skip: skipOutput})
 			case st.IsDir():
 				add(Input{Path: path, Root: root, Rel: rel, Skip: "symbolic link to a directory not followed"})
+			case media.NonRegularKind(st.Mode()) != "":
+				add(Input{Path: path, Root: root, Rel: rel, Skip: notRegular(st.Mode())})
 			default:
 				add(Input{Path: path, Root: root, Rel: rel})
 			}
 			return nil
 		case !d.Type().IsRegular():
-			add(Input{Path: path, Root: root, Rel: rel, Skip: "not a regular file"})
+			add(Input{Path: path, Root: root, Rel: rel, Skip: notRegular(d.Type())})
 			return nil
 		}
 		add(Input{Path: path, Root: root, Rel: rel})
 		return nil
 	})
+}
+
+// notRegular is the Skip reason of a file that is not a regular file.
+func notRegular(m fs.FileMode) string {
+	return "not a regular file (" + media.NonRegularKind(m) + ")"
+}
+
+// realDir is the folder path absolute with every link resolved, or
+// realKey(path) while it does not exist.
+func realDir(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		if abs, err := filepath.Abs(real); err == nil {
+			return abs
+		}
+	}
+	return realKey(path)
+}
+
+// realKey is path made absolute with the links in its folder resolved (not
+// a link it ends in), so one file reached by two names has one key.
+func realKey(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	dir, base := filepath.Split(abs)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		return filepath.Join(real, base)
+	}
+	// The folder may not exist yet (an output folder): resolve what does.
+	if parent, err := filepath.EvalSymlinks(filepath.Dir(filepath.Clean(dir))); err == nil {
+		return filepath.Join(parent, filepath.Base(filepath.Clean(dir)), base)
+	}
+	return abs
 }
 
 func hasGlobMeta(s string) bool { return strings.ContainsAny(s, "*?[") }

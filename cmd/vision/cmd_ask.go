@@ -101,7 +101,7 @@ func runAsk(c *cli.Context) error {
 			if why == "" {
 				why = e.Reason
 			}
-			fmt.Fprintf(stderr, "vision: error: %s: %s %s\n", e.Path, e.Status, why)
+			fmt.Fprintf(stderr, "vision: error: %s: %s %s\n", shown(e.Path), e.Status, why)
 			for _, p := range e.Problems {
 				if p.Fix != "" {
 					fmt.Fprintf(stderr, "vision: hint: %s\n", p.Fix)
@@ -246,7 +246,7 @@ func printPreview(stdout, stderr io.Writer, res pipeline.AskResult, quiet bool) 
 	if !quiet {
 		for i, e := range res.Items {
 			pr := res.Prepared[i]
-			fmt.Fprintf(stderr, "vision: %s: %s %dx%d → %dx%d, %d tokens, sent as %s (%d bytes)", e.Path, e.Kind, e.Width, e.Height, e.ResizedWidth, e.ResizedHeight, e.Tokens, pr.Transport, pr.Bytes)
+			fmt.Fprintf(stderr, "vision: %s: %s %dx%d → %dx%d, %d tokens, sent as %s (%d bytes)", shown(e.Path), e.Kind, e.Width, e.Height, e.ResizedWidth, e.ResizedHeight, e.Tokens, pr.Transport, pr.Bytes)
 			if len(pr.Frames) > 0 {
 				fmt.Fprintf(stderr, ", %d frames at %.4g fps", len(pr.Frames), e.SampleFPS)
 			}

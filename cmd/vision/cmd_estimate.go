@@ -145,7 +145,7 @@ func writeEstimateRow(tw io.Writer, e pipeline.Estimate) {
 		}
 		status += " [" + strings.Join(codes, ",") + "]"
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Path, e.Kind, orDash(e.Format), bytesText(e.Bytes),
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", shown(e.Path), e.Kind, orDash(e.Format), bytesText(e.Bytes),
 		sizeText(e.Width, e.Height), sizeText(e.ResizedWidth, e.ResizedHeight), duration, fps, frames, e.Tokens, e.InputTokens, cost, status)
 }
 
@@ -169,7 +169,7 @@ func writeProblems(w io.Writer, ps []media.Problem, strict bool) {
 	}
 	fmt.Fprintln(w)
 	for _, p := range ps {
-		fmt.Fprintf(w, "%s: %s: %s [%s]\n", p.Path, p.Severity, p.Message, p.Code)
+		fmt.Fprintf(w, "%s: %s: %s [%s]\n", shown(p.Path), p.Severity, p.Message, p.Code)
 		if p.Fix != "" {
 			fmt.Fprintf(w, "    fix: %s\n", p.Fix)
 		}
@@ -332,7 +332,7 @@ func runEstimateFrames(c *cli.Context) error {
 		if row.Error != "" {
 			status += ": " + row.Error
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%dx%d\t%dx%d\t%d\t%d\t%d\t%s\t%s\n", row.Path, row.Images, row.Width, row.Height, row.ResizedWidth, row.ResizedHeight, row.Frames, row.Tokens, row.InputTokens, cost, status)
+		fmt.Fprintf(tw, "%s\t%d\t%dx%d\t%dx%d\t%d\t%d\t%d\t%s\t%s\n", shown(row.Path), row.Images, row.Width, row.Height, row.ResizedWidth, row.ResizedHeight, row.Frames, row.Tokens, row.InputTokens, cost, status)
 	}
 	tw.Flush()
 	if failed {

@@ -67,7 +67,7 @@ func runFrames(c *cli.Context) error {
 		if c.Bool("json") {
 			return enc.Encode(r)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%d\t%s\t%s\t%s\n", r.Path, r.Written, sizeText(r.ResizedWidth, r.ResizedHeight),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%d\t%s\t%s\t%s\n", shown(r.Path), r.Written, sizeText(r.ResizedWidth, r.ResizedHeight),
 			r.SampleFPS, r.Tokens, orDash(r.Mode), orDash(r.Manifest), statusText(r.Estimate))
 		return nil
 	})

@@ -71,7 +71,7 @@ func runResize(c *cli.Context) error {
 		if r.Status == pipeline.StatusOK && !r.Reencoded {
 			status += " (original bytes kept)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Path, sizeText(r.Width, r.Height), sizeText(r.ResizedWidth, r.ResizedHeight),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", shown(r.Path), sizeText(r.Width, r.Height), sizeText(r.ResizedWidth, r.ResizedHeight),
 			orDash(r.Output), r.OutBytes, status)
 		for _, n := range r.Notes {
 			if !strings.HasPrefix(n, "original bytes sent") { // the status says so

@@ -239,6 +239,38 @@ func TestResizeNeverOverwritesExisting(t *testing.T) {
 	}
 }
 
+// TestResizeTwiceIntoInputFolder: `vision resize a -o a/resized` run again
+// does not take the first run's outputs as inputs (they failed as "would
+// overwrite an input" and a/resized/resized/ appeared): the output folder
+// is listed as skipped, the originals as existing outputs.
+func TestResizeTwiceIntoInputFolder(t *testing.T) {
+	a := filepath.Join(t.TempDir(), "a")
+	putBytes(t, filepath.Join(a, "o.jpg"), fixture(t, "orient6.jpg"))
+	putBytes(t, filepath.Join(a, "sub", "p.png"), fixture(t, "png.png"))
+	out := filepath.Join(a, "resized")
+	for run := 1; run <= 2; run++ {
+		code, stdout, _ := runCLI(t, "resize", a, "-o", out)
+		if code != 0 || !strings.Contains(stdout, "skipped: output folder (-o) not walked") {
+			t.Fatalf("run %d: exit %d\n%s", run, code, stdout)
+		}
+		want := "3 files: 2 written, 1 skipped, 0 failed"
+		if run == 2 {
+			want = "3 files: 0 written, 3 skipped, 0 failed"
+		}
+		if !strings.Contains(stdout, want) {
+			t.Errorf("run %d: want %q:\n%s", run, want, stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "resized")); !os.IsNotExist(err) {
+		t.Errorf("%s/resized: %v", out, err)
+	}
+	for _, p := range []string{"o.jpg", "sub/p.jpg"} {
+		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestResizeSeveralRoots: several folder arguments are each mirrored below
 // their own name; same-named roots and same-stem files are told apart in
 // input order, the same on every run.
@@ -335,5 +367,29 @@ func TestResizeHEIC(t *testing.T) {
 		if c := (color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}); c.R < 180 || c.G > 80 || c.B > 80 {
 			t.Errorf("%s: top-left %v, want red (upright)", o["path"], c)
 		}
+	}
+}
+
+// TestControlCharactersInNames: a name holding a newline, a tab or a
+// terminal escape is printed quoted with them escaped, so it stays on its
+// table line and cannot drive the terminal; --json keeps it exact.
+func TestControlCharactersInNames(t *testing.T) {
+	dir := t.TempDir()
+	name := "a\nb\tc\x1b[31m.png"
+	putBytes(t, filepath.Join(dir, name), fixture(t, "png.png"))
+	code, stdout, _ := runCLI(t, "estimate", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+	if strings.Contains(stdout, "\x1b") || !strings.Contains(stdout, `a\nb\tc\x1b[31m.png"`) {
+		t.Errorf("table:\n%s", stdout)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) < 2 || !strings.HasSuffix(strings.TrimSpace(lines[1]), "ok") {
+		t.Errorf("the file's row is not one line:\n%s", stdout)
+	}
+	code, stdout, _ = runCLI(t, "estimate", "--json", filepath.Join(dir, name))
+	if code != 0 || !strings.Contains(stdout, `b\tc\u001b[31m.png"`) {
+		t.Errorf("exit %d, json:\n%s", code, stdout)
 	}
 }

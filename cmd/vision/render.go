@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/qwen-vision/vision/pipeline"
 	"github.com/urfave/cli/v2"
@@ -15,6 +19,17 @@ func sizeText(w, h int) string {
 		return "-"
 	}
 	return fmt.Sprintf("%dx%d", w, h)
+}
+
+// shown is a name as printed in text output: as it is, unless it holds
+// control characters (a newline, a tab, a terminal escape) or invalid
+// UTF-8, which would break a table line or the terminal; then it is
+// quoted with them escaped ("a\nb.jpg"). JSON output keeps names exact.
+func shown(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // orDash renders s, or "-" when empty.

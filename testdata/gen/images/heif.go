@@ -27,6 +27,13 @@ import (
 //	heic_grid.heic    a 2×2 grid of 64×64 tiles, output 120×100 (cropped)
 //	heic_irot.heic    one hvc1 image stored 48×64 with irot 1 (90°
 //	                  anticlockwise): upright 64×48
+//	heic_imir0.heic   stored upside down with imir axis 0 (top and bottom
+//	                  exchanged, EXIF orientation 4)
+//	heic_imir1.heic   stored mirrored with imir axis 1 (left and right
+//	                  exchanged, EXIF 2)
+//	heic_irot_imir.heic stored 48×64 with irot 1 then imir 0, in that ipma
+//	                  order (EXIF 5; applied the other way round, or with
+//	                  the mirror axes swapped, it would be 7)
 //
 // and animated WEBP (libwebp_anim): webp_animated.webp (3 frames, 64×48)
 // and webp_animated_5000x3000.webp (its header only, above 4K).
@@ -54,10 +61,16 @@ func writeHEIFFixtures(tmp string) {
 		return
 	}
 	p := pattern()
-	write("heic_single.heic", heifImage(tmp, p, 0))
-	write("heic_irot.heic", heifImage(tmp, imaging.Rotate270(p), 1)) // stored turned clockwise; irot turns it back
+	write("heic_single.heic", heifImage(tmp, p))
+	write("heic_irot.heic", heifImage(tmp, imaging.Rotate270(p), heifProp{"irot", 1})) // stored turned clockwise; irot turns it back
+	write("heic_imir0.heic", heifImage(tmp, imaging.FlipV(p), heifProp{"imir", 0}))
+	write("heic_imir1.heic", heifImage(tmp, imaging.FlipH(p), heifProp{"imir", 1}))
+	// Shown: turned anticlockwise, then flipped top to bottom; so stored
+	// flipped, then turned clockwise.
+	write("heic_irot_imir.heic", heifImage(tmp, imaging.Rotate270(imaging.FlipV(p)), heifProp{"irot", 1}, heifProp{"imir", 0}))
 	write("heic_grid.heic", heifGridImage(tmp, gridPicture(), 64))
-	for _, name := range []string{"heic_single.heic", "heic_irot.heic", "heic_grid.heic", "heic.heic", "avif.avif"} {
+	for _, name := range []string{"heic_single.heic", "heic_irot.heic", "heic_imir0.heic", "heic_imir1.heic", "heic_irot_imir.heic",
+		"heic_grid.heic", "heic.heic", "avif.avif"} {
 		heifConvertReference(name)
 	}
 	write("webp_animated.webp", animatedWEBP(tmp))
@@ -272,7 +285,7 @@ func heifFile(items []heifItemSpec, ipco [][]byte) []byte {
 			ipma = append(ipma, byte(len(it.props)))
 			for _, p := range it.props {
 				essential := byte(0)
-				if string(ipco[p-1][4:8]) == "hvcC" || string(ipco[p-1][4:8]) == "irot" {
+				if t := string(ipco[p-1][4:8]); t == "hvcC" || t == "irot" || t == "imir" {
 					essential = 0x80
 				}
 				ipma = append(ipma, essential|byte(p))
@@ -304,16 +317,23 @@ func nclxBox() []byte {
 	return box("colr", []byte("nclx"), []byte{0, 1, 0, 13, 0, 6, 0x00})
 }
 
-// heifImage is a single-image HEIC of m, with irot angle×90° anticlockwise
-// when angle > 0.
-func heifImage(tmp string, m image.Image, angle byte) []byte {
+// heifProp is a one-byte transformative property: irot (angle×90°
+// anticlockwise) or imir (axis).
+type heifProp struct {
+	typ string
+	v   byte
+}
+
+// heifImage is a single-image HEIC of m with the transformative properties
+// transforms, associated in that order.
+func heifImage(tmp string, m image.Image, transforms ...heifProp) []byte {
 	t := encodeHEVC(tmp, m)
 	b := m.Bounds()
 	ipco := [][]byte{box("hvcC", hvcC(t)), ispeBox(b.Dx(), b.Dy()), nclxBox()}
 	props := []int{1, 2, 3}
-	if angle > 0 {
-		ipco = append(ipco, box("irot", []byte{angle}))
-		props = append(props, 4)
+	for _, tr := range transforms {
+		ipco = append(ipco, box(tr.typ, []byte{tr.v}))
+		props = append(props, len(ipco))
 	}
 	return heifFile([]heifItemSpec{{typ: "hvc1", data: t.data, props: props}}, ipco)
 }

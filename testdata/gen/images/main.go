@@ -148,6 +148,13 @@ func main() {
 	magick("avif.avif", src, "-quality", "50")
 	magick("cmyk.jpg", src, "-colorspace", "CMYK", "-quality", "95")
 	magick("tiff_orient6.tif", src6, "-orient", "RightTop", "-compress", "zip")
+	// Variants Go's decoders refuse: estimated from their headers; the
+	// RLE BMP is decoded by ffmpeg, the TIFFs are sent as they are.
+	magick("tiff_cmyk.tif", src, "-colorspace", "CMYK", "-compress", "zip")
+	magick("tiff_jpeg.tif", src, "-compress", "JPEG", "-quality", "90")
+	if b := magick("", src, "-type", "Palette", "-colors", "200", "-compress", "RLE", "bmp3:-"); b != nil {
+		write("bmp_rle8.bmp", b)
+	}
 	writeHEIFFixtures(tmp)
 }
 
