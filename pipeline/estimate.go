@@ -59,6 +59,10 @@ type Estimate struct {
 	Image *tokens.ImagePlan `json:"-"`
 	Video *tokens.FramePlan `json:"-"`
 	In    Input             `json:"-"`
+
+	// HeaderFrames is the header's frame count when ExactVideo re-planned
+	// from a different exact count (0 otherwise).
+	HeaderFrames int `json:"-"`
 }
 
 // FrameList is a video estimated as the list of frames vision sends.

@@ -143,12 +143,16 @@ func ExactVideo(ctx context.Context, cfg Config, e Estimate) Estimate {
 		p.Message = trimPath(e.Path, p.Message)
 		return failedWith(e, "scan", err, p)
 	}
+	header := e.HeaderFrames
+	if header == 0 && info.Frames != e.Info.Frames {
+		header = e.Info.Frames
+	}
 	if info.Frames == e.Info.Frames && info.VFR == e.Info.VFR && e.Status == StatusOK {
 		e.Info, e.FramesEst = info, false
 		return e
 	}
 	n := Estimate{Path: e.Path, In: e.In, Status: StatusOK, Problems: []media.Problem{}, Info: info,
-		Kind: info.Kind, Format: info.Format, Bytes: info.Bytes, Width: info.Width, Height: info.Height}
+		Kind: info.Kind, Format: info.Format, Bytes: info.Bytes, Width: info.Width, Height: info.Height, HeaderFrames: header}
 	estimateVideo(cfg, &n)
 	if n.Status == StatusOK {
 		n.price(cfg, e.PromptTokens)
@@ -156,6 +160,20 @@ func ExactVideo(ctx context.Context, cfg Config, e Estimate) Estimate {
 		n.clearCost()
 	}
 	return n
+}
+
+// PlanExact is the estimate a request is planned, gated, paced and
+// journaled from: for a video whose header frame count is not
+// trustworthy (media.Info.FramesEstimated: MKV, WEBM, MPEG-TS/PS, Ogg, an
+// MP4 whose edit list hides packets) it is ExactVideo's, so what `ask` and
+// `run` show and charge is what they send; other estimates are returned as
+// they are (Prepare still scans those, and reports a plan that changed).
+// `estimate` stays header-only and says frames_estimated instead.
+func PlanExact(ctx context.Context, cfg Config, e Estimate) Estimate {
+	if e.Kind != media.KindVideo || !e.Info.FramesEstimated {
+		return e
+	}
+	return ExactVideo(ctx, cfg, e)
 }
 
 func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used map[string]bool) FramesResult {

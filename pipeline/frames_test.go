@@ -246,3 +246,37 @@ func TestFramesWithoutFFmpeg(t *testing.T) {
 		t.Errorf("output folder created: %v", err)
 	}
 }
+
+// TestPrepareReportsReplan: a video whose header count looked exact but
+// is not (here: 96 where the packets hold 100) is sent as planned from the
+// packets, and Prepare says so with the estimate of what it sent, so Ask
+// and Run show and charge that; an exact estimate is sent as it is.
+func TestPrepareReportsReplan(t *testing.T) {
+	cfg, video, _ := videoSetup(t, "cfr_h264.mp4")
+	ctx := context.Background()
+	e := estimateOne(ctx, cfg, Input{Path: video}, 0)
+	if e.Status != StatusOK || e.Info.FramesEstimated || e.Info.Frames != 100 {
+		t.Fatalf("estimate: %s %s, %d frames", e.Status, e.Error, e.Info.Frames)
+	}
+	if p, err := Prepare(ctx, cfg, e, nil); err != nil || p.Replanned != nil {
+		t.Fatalf("exact estimate: replanned %v, %v", p.Replanned, err)
+	}
+	off := Estimate{Path: e.Path, In: e.In, Status: StatusOK, Problems: []media.Problem{}, Info: e.Info, Kind: e.Kind, Format: e.Format, Bytes: e.Bytes, Width: e.Width, Height: e.Height}
+	off.Info.Frames, off.Info.Duration = 96, 3.84
+	cfg.Video = tokens.VideoOptions{FPS: 4}
+	estimateVideo(cfg, &off)
+	p, err := Prepare(ctx, cfg, off, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Replanned
+	if r == nil || r.Info.Frames != 100 || r.Video == nil || len(p.Frames) != r.Video.Frames {
+		t.Fatalf("replanned %+v, %d frames sent", r, len(p.Frames))
+	}
+	if want := tokens.FrameIndices(0, 99, r.Video.Frames); !slices.Equal(r.Video.Indices, want) || slices.Equal(r.Video.Indices, off.Video.Indices) {
+		t.Errorf("sent %v (estimated %v), want %v", r.Video.Indices, off.Video.Indices, want)
+	}
+	if r.InputTokens != r.Video.InputTokens || !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "the header said 96") }) {
+		t.Errorf("input tokens %d (plan %d), notes %q", r.InputTokens, r.Video.InputTokens, p.Notes)
+	}
+}
