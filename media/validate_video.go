@@ -20,9 +20,12 @@ import (
 //	                                 frame list fits (error when not)
 //	video.too_long          warning  over spec.VideoMaxSeconds, but the
 //	                                 frame list fits (error when not)
-//	video.too_large_base64  error    base64 data URL of 10 MB or more (fixable)
-//	video.too_large_path    error    file over 100 MB (fixable)
-//	video.too_large_url     error    file over the model's URL limit (fixable)
+//	video.too_large_base64  warning  base64 data URL of 10 MB or more, but the
+//	                                 frame list fits (error when not)
+//	video.too_large_path    warning  file over 100 MB, but the frame list
+//	                                 fits (error when not)
+//	video.too_large_url     warning  file over the model's URL limit, but the
+//	                                 frame list fits (error when not)
 //	video.frames_too_few    error    plan below spec.ImageListMin frames
 //	video.frames_too_many   error    plan above spec.ImageListMax frames
 //	video.format_unlisted   warning  a container the API does not list
@@ -139,8 +142,10 @@ func formatName(info Info) string {
 }
 
 // videoSizeProblems compares the file's size with the transport's limit.
-// Vision sends extracted frames instead of the file, so the problem is
-// fixable when the frame list fits the image-list limits.
+// Vision sends extracted frames instead of the file, so the problem is only
+// a warning when the frame list fits the image-list limits (as
+// video.too_long and image.too_large_base64 are), an error when nothing can
+// be sent.
 func videoSizeProblems(info Info, spec tokens.Spec, t Transport, framesFit bool) []Problem {
 	var code, what string
 	var got, limit int64
@@ -160,11 +165,11 @@ func videoSizeProblems(info Info, spec tokens.Spec, t Transport, framesFit bool)
 	if limit <= 0 || !over() {
 		return nil
 	}
-	fix := "re-encode it smaller or send a shorter clip (--start/--end)"
+	sev, fix := SeverityError, "re-encode it smaller or send a shorter clip (--start/--end)"
 	if framesFit {
-		fix = "none needed: vision sends the sampled frames instead of the file"
+		sev, fix = SeverityWarning, "none needed: vision sends the sampled frames instead of the file"
 	}
-	return []Problem{{Code: code, Severity: SeverityError, Path: info.Path, Fix: fix,
+	return []Problem{{Code: code, Severity: sev, Path: info.Path, Fix: fix,
 		Message: fmt.Sprintf("is %s as a %s, over the API's %s limit", fmtBytes(got), what, fmtBytes(limit))}}
 }
 
