@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/qwen-vision/vision/media"
 	"github.com/qwen-vision/vision/tokens"
@@ -174,6 +176,27 @@ func PlanExact(ctx context.Context, cfg Config, e Estimate) Estimate {
 		return e
 	}
 	return ExactVideo(ctx, cfg, e)
+}
+
+// videoPlanProblem is the problem of a video whose frames cannot be
+// planned with the options given (video.plan): the reason, and the
+// options to change.
+func videoPlanProblem(path string, info media.Info, err error) media.Problem {
+	p := media.Problem{Code: "video.plan", Severity: media.SeverityError, Path: path,
+		Message: "cannot be planned: " + trimTokens(err), Fix: "change the video options (--fps, --nframes, --max-frames, --start/--end)"}
+	var oe *tokens.OptionError
+	switch {
+	case !errors.As(err, &oe):
+	case oe.Option == "start/end":
+		p.Fix = fmt.Sprintf("give --start/--end within the video (0–%.2fs) with start before end", info.Duration)
+	case !strings.Contains(oe.Option, " "):
+		flags := strings.Split(oe.Option, "/")
+		for i, f := range flags {
+			flags[i] = "--" + strings.ReplaceAll(f, "_", "-")
+		}
+		p.Fix = fmt.Sprintf("change %s for this video (%.2fs, %d frames at %.4g fps)", strings.Join(flags, "/"), info.Duration, info.Frames, info.FPS)
+	}
+	return p
 }
 
 func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used map[string]bool) FramesResult {

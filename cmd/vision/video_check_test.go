@@ -29,3 +29,45 @@ func TestCheckLargeVideoIsAWarning(t *testing.T) {
 		t.Errorf("--strict: exit %d", code)
 	}
 }
+
+// TestFailedRowsSayWhy: every file estimate or check fails gets a problem
+// line with its code and a fix in the text output: a video whose frames
+// cannot be planned (--start past its end) is video.plan, naming the
+// options to change.
+func TestFailedRowsSayWhy(t *testing.T) {
+	needTools(t, "ffprobe")
+	cases := [][]string{
+		{filepath.Join(videos, "cfr_h264.mp4"), "--start", "30"},
+		{filepath.Join(videos, "cfr_h264.mp4"), "--nframes", "3000"},
+		{filepath.Join(videos, "truncated.mp4"), filepath.Join(videos, "audio_only.m4a"), filepath.Join(videos, "not_video.mp4"), filepath.Join(images, "ratio_201.png")},
+	}
+	for _, args := range cases {
+		_, out, _ := runCLI(t, append([]string{"estimate", "--json"}, args...)...)
+		var failed []string
+		for _, l := range jsonLines(t, out) {
+			if l["status"] == "failed" {
+				failed = append(failed, l["path"].(string))
+			}
+		}
+		if len(failed) == 0 {
+			t.Fatalf("%v: nothing failed\n%s", args, out)
+		}
+		for _, cmd := range []string{"estimate", "check"} {
+			code, out, errOut := runCLI(t, append([]string{cmd}, args...)...)
+			if code != exitItemsFailed {
+				t.Errorf("%s %v: exit %d\n%s", cmd, args, code, errOut)
+			}
+			for _, path := range failed {
+				_, after, ok := strings.Cut(out, "\n"+path+": error: ")
+				line, rest, _ := strings.Cut(after, "\n")
+				if !ok || !strings.HasSuffix(line, "]") || !strings.Contains(line, " [") || !strings.HasPrefix(rest, "    fix: ") {
+					t.Errorf("%s %v: no problem line with a code and a fix for %s:\n%s", cmd, args, path, out)
+				}
+			}
+		}
+	}
+	_, out, _ := runCLI(t, "check", filepath.Join(videos, "cfr_h264.mp4"), "--start", "30")
+	if !strings.Contains(out, "[video.plan]") || !strings.Contains(out, "fix: give --start/--end within the video (0–4.00s)") {
+		t.Errorf("check --start 30:\n%s", out)
+	}
+}
