@@ -145,6 +145,55 @@ func TestExtractKeyframes(t *testing.T) {
 	}
 }
 
+// TestExtractKeyframesTheora: ffmpeg's Theora decoder fails with
+// -skip_frame nokey (frame 0, then exit 69), so keyframe mode decodes the
+// keyframes without it: every frame in one pass in Ogg (clip.ogv), by an
+// exact seek to each in Matroska when that is cheaper (clip.ogv looped to
+// 18 s). Each frame is the keyframe nearest its planned one.
+func TestExtractKeyframesTheora(t *testing.T) {
+	needFFmpeg(t)
+	looped := filepath.Join(t.TempDir(), "looped.mkv")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-stream_loop", "5", "-i", "file:"+videoPath("clip.ogv"), "-c", "copy", "file:"+looped).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		path, how string
+		fps       float64
+		frames    int // in the file; each shows its index modulo 75
+	}{
+		{videoPath("clip.ogv"), "decoding every frame", 2, 75},
+		{looped, "sought one by one", 0.5, 450},
+	} {
+		t.Run(filepath.Base(c.path), func(t *testing.T) {
+			info := exactPath(t, c.path)
+			if info.Codec != "theora" || info.Frames != c.frames {
+				t.Fatalf("%s, %d frames", info.Codec, info.Frames)
+			}
+			plan := planFor(t, info, tokens.VideoOptions{FPS: c.fps})
+			x, err := Extract(context.Background(), info.Path, info, plan, ExtractOptions{Mode: ExtractKeyframes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := nearestKeyframes(*info.timeline, plan.Indices)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x.Mode != ExtractKeyframes || !strings.Contains(x.Note, c.how) || len(x.Frames) != len(plan.Indices) {
+				t.Fatalf("mode %s, note %q, %d frames for %d planned", x.Mode, x.Note, len(x.Frames), len(plan.Indices))
+			}
+			keys := keyframeIndices(info)
+			for k, f := range x.Frames {
+				if f.Index != want[k] || !slices.Contains(keys, f.Index) || math.Abs(f.TimeS-float64(f.Index)/25) > 1e-3 {
+					t.Errorf("frame %d: index %d at %.3fs, want keyframe %d", k, f.Index, f.TimeS, want[k])
+				}
+				if got, up := stamp(decodeJPEG(t, f.Data)); got != f.Index%75 || !up {
+					t.Errorf("frame %d: shows %d upright=%v, want %d", k, got, up, f.Index%75)
+				}
+			}
+		})
+	}
+}
+
 func TestExtractFramesOnFrame(t *testing.T) {
 	needFFmpeg(t)
 	info := probeFixture(t, "cfr_h264.mp4")

@@ -13,7 +13,7 @@ import (
 // and MPEG-PS) in every mode that applies, and prints the mode it used.
 func TestFramesCommandExactCounts(t *testing.T) {
 	needTools(t, "ffmpeg", "ffprobe")
-	files := []string{"trimmed.mp4", "cut.mkv", "clip.ts", "mpeg2.mpg"}
+	files := []string{"trimmed.mp4", "cut.mkv", "clip.ts", "mpeg2.mpg", "clip.ogv"}
 	for _, mode := range []string{"auto", "pass", "keyframes"} {
 		args := []string{"frames", "--json", "--fps", "4", "--mode", mode, "-o", t.TempDir()}
 		for _, f := range files {
