@@ -36,6 +36,7 @@ type Estimate struct {
 	Frames        int             `json:"frames"`
 	SampleFPS     float64         `json:"sample_fps,omitempty"`
 	DurationS     float64         `json:"duration_s,omitempty"`
+	DurationFrom  string          `json:"duration_source,omitempty"` // "packets" or "stream_tag" when the container states none
 	SourceFPS     float64         `json:"source_fps,omitempty"`
 	SourceFrames  int             `json:"source_frames,omitempty"`    // frames in the video
 	FramesEst     bool            `json:"frames_estimated,omitempty"` // SourceFrames derived from duration × fps
@@ -325,6 +326,7 @@ func estimateVideo(cfg Config, e *Estimate) {
 	info := e.Info
 	e.DurationS, e.SourceFPS, e.SourceFrames, e.FramesEst = info.Duration, info.FPS, info.Frames, info.FramesEstimated
 	e.VFR, e.Rotation, e.Codec = info.VFR, info.Rotation, info.Codec
+	e.DurationFrom = info.DurationSource
 	p, err := tokens.PlanVideo(tokens.VideoSource{Width: info.Width, Height: info.Height, Frames: info.Frames, FPS: info.FPS}, cfg.Spec, cfg.Video)
 	var plan *tokens.FramePlan
 	if err == nil {

@@ -47,8 +47,9 @@ type ManifestSource struct {
 	Format          string  `json:"format"`
 	Codec           string  `json:"codec,omitempty"`
 	DurationS       float64 `json:"duration_s"`
-	FPS             float64 `json:"fps"`      // average frame rate
-	RealFPS         float64 `json:"real_fps"` // r_frame_rate: the base rate of the timestamps
+	DurationSource  string  `json:"duration_source,omitempty"` // "packets" or "stream_tag": the container states none
+	FPS             float64 `json:"fps"`                       // average frame rate
+	RealFPS         float64 `json:"real_fps"`                  // r_frame_rate: the base rate of the timestamps
 	Frames          int     `json:"frames"`
 	FramesEstimated bool    `json:"frames_estimated,omitempty"`
 	// TimestampsUnreliable: the packets carry no timestamps (MPEG-PS);
@@ -363,7 +364,7 @@ func newManifest(cfg Config, e Estimate) *Manifest {
 	}
 	return &Manifest{
 		Source: ManifestSource{Path: e.Path, Bytes: info.Bytes, Format: info.Format, Codec: info.Codec,
-			DurationS: info.Duration, FPS: info.FPS, RealFPS: info.RealFPS, Frames: info.Frames, FramesEstimated: info.FramesEstimated,
+			DurationS: info.Duration, DurationSource: info.DurationSource, FPS: info.FPS, RealFPS: info.RealFPS, Frames: info.Frames, FramesEstimated: info.FramesEstimated,
 			TimestampsUnreliable: info.TimestampsUnreliable, VFR: info.VFR, Width: info.Width, Height: info.Height,
 			CodedWidth: info.CodedWidth, CodedHeight: info.CodedHeight, SampleAspect: info.SampleAspect,
 			Rotation: info.Rotation, HasAudio: info.HasAudio},

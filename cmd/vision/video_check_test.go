@@ -71,3 +71,18 @@ func TestFailedRowsSayWhy(t *testing.T) {
 		t.Errorf("check --start 30:\n%s", out)
 	}
 }
+
+// TestEstimateMatroskaWithoutDuration: a Matroska written to a pipe
+// stores no duration; it is measured from the packets and marked, not
+// refused as corrupt.
+func TestEstimateMatroskaWithoutDuration(t *testing.T) {
+	needTools(t, "ffprobe")
+	code, out, errOut := runCLI(t, "estimate", "--json", filepath.Join(videos, "live.mkv"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	e := jsonLines(t, out)[0]
+	if e["status"] != "ok" || e["duration_s"] != 4.0 || e["duration_source"] != "packets" || num(e, "source_frames") != 100 || e["frames_estimated"] != nil {
+		t.Errorf("estimate: %v", e)
+	}
+}
