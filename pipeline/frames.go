@@ -231,9 +231,10 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 	}
 	used[dir] = true
 	r.Dir = dir
-	m, stage, err := writeFrames(ctx, cfg, *e, o, dir)
+	m, written, stage, err := writeFrames(ctx, cfg, *e, o, dir)
+	r.Written = written
 	if m != nil {
-		r.Mode, r.Written = m.Mode, len(m.Frames)
+		r.Mode = m.Mode
 	}
 	if err != nil {
 		e.fail(stage, err.Error())
@@ -249,24 +250,26 @@ const manifestName = "manifest.json"
 // once all are there, replaces the files a previous manifest in dir lists
 // (and nothing else) with them and writes the manifest: a failed or
 // interrupted run leaves dir as it was. It returns the manifest (nil if
-// extraction did not start) and, on error, the stage that failed.
-func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, dir string) (*Manifest, string, error) {
+// extraction did not start), the number of frames now in dir (0 when it
+// failed before moving any there: the hidden folder is removed) and, on
+// error, the stage that failed.
+func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, dir string) (*Manifest, int, string, error) {
 	_, statErr := os.Stat(dir)
 	created := os.IsNotExist(statErr)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "write", err
+		return nil, 0, "write", err
 	}
 	tmp, err := os.MkdirTemp(dir, ".frames-")
 	if err != nil {
-		return nil, "write", err
+		return nil, 0, "write", err
 	}
 	defer os.RemoveAll(tmp)
-	fail := func(m *Manifest, stage string, err error) (*Manifest, string, error) {
+	fail := func(m *Manifest, stage string, err error) (*Manifest, int, string, error) {
 		if created {
 			os.RemoveAll(tmp)
 			os.Remove(dir) // only if empty: nothing of ours is left
 		}
-		return m, stage, err
+		return m, 0, stage, err
 	}
 
 	plan := *e.Video
@@ -305,20 +308,21 @@ func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, d
 		return fail(m, "manifest", err)
 	}
 	removeListed(dir)
-	for _, f := range m.Frames {
+	for k, f := range m.Frames {
 		if err := os.Rename(filepath.Join(tmp, f.File), filepath.Join(dir, f.File)); err != nil {
-			return m, "write", err
+			return m, k, "write", err
 		}
 	}
+	n := len(m.Frames)
 	if m.ContactSheet != "" {
 		if err := os.Rename(filepath.Join(tmp, contactName), filepath.Join(dir, contactName)); err != nil {
-			return m, "write", err
+			return m, n, "write", err
 		}
 	}
 	if err := media.WriteFileAtomic(filepath.Join(dir, manifestName), append(data, '\n'), 0o644); err != nil {
-		return m, "manifest", err
+		return m, n, "manifest", err
 	}
-	return m, "", nil
+	return m, n, "", nil
 }
 
 const contactName = "contact.jpg"

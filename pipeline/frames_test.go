@@ -208,6 +208,9 @@ func TestFramesFailureKeepsFolder(t *testing.T) {
 	if r.Status != StatusFailed || r.Stage != "extract" || m != nil || !strings.Contains(r.Error, "not decoded") {
 		t.Fatalf("second run: %s %s %q", r.Status, r.Stage, r.Error)
 	}
+	if r.Written != 0 { // the frames before the damage were rolled back
+		t.Errorf("a failed run reports %d frames written", r.Written)
+	}
 	if got := listDir(t, dir); !slices.Equal(got, before) {
 		t.Errorf("folder %v, was %v", got, before)
 	}

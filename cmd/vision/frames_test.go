@@ -66,3 +66,24 @@ func TestFramesCommandSeekHint(t *testing.T) {
 		t.Errorf("results: %v\n%v", lines[0], lines[1])
 	}
 }
+
+// TestFramesFailedWritesNothing: a video that fails midway (seeking in
+// MPEG-TS) leaves no frames, and its row, in JSON and in the table, says 0
+// were written.
+func TestFramesFailedWritesNothing(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	out := t.TempDir()
+	ts := filepath.Join(videos, "clip.ts")
+	code, stdout, _ := runCLI(t, "frames", "--json", "--mode", "seek", "--fps", "4", "-o", out, ts)
+	if l := jsonLines(t, stdout)[0]; code != exitItemsFailed || l["status"] != "failed" || num(l, "written") != 0 {
+		t.Fatalf("exit %d: %v", code, l)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+	_, stdout, _ = runCLI(t, "frames", "--mode", "seek", "--fps", "4", "-o", out, ts)
+	_, row, _ := strings.Cut(stdout, "\n")
+	if f := strings.Fields(row); len(f) < 2 || f[0] != ts || f[1] != "0" {
+		t.Errorf("table:\n%s", stdout)
+	}
+}
