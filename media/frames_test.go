@@ -446,31 +446,6 @@ func TestMissingTools(t *testing.T) {
 	}
 }
 
-func TestContactSheet(t *testing.T) {
-	needFFmpeg(t)
-	info := probeFixture(t, "cfr_h264.mp4")
-	plan := planFor(t, info, tokens.VideoOptions{})
-	frames, err := ExtractFrames(context.Background(), info.Path, info, plan, ExtractOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sheet, err := ContactSheet(frames, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := decodeJPEG(t, sheet)
-	// 8 frames of 352x192 in 3 columns: cells of 320x174, 3 rows.
-	if b := img.Bounds(); b.Dx() != 3*(320+4)+4 || b.Dy() != 3*(174+16+4)+4 {
-		t.Errorf("sheet is %dx%d", b.Dx(), b.Dy())
-	}
-	if _, err := ContactSheet(nil, 3); err == nil {
-		t.Error("no frames: no error")
-	}
-	if _, err := ContactSheet([]Frame{{Index: 1}}, 3); err == nil {
-		t.Error("frame without data: no error")
-	}
-}
-
 func TestSeekGroups(t *testing.T) {
 	// 12 frames, keyframes at 0, 4 and 8.
 	ft := frameTimes{PTS: make([]float64, 12), Key: make([]bool, 12)}

@@ -18,7 +18,7 @@ import (
 type FramesOptions struct {
 	OutDir       string            // required; one folder per video below it
 	Mode         media.ExtractMode // auto (default), pass, seek or keyframes
-	ContactSheet bool              // also write contact.jpg per video
+	ContactSheet bool              // also write contact.jpg (and contact_2.jpg… for long lists) per video
 	QScale       int               // MJPEG -q:v; 0: media's default
 }
 
@@ -35,8 +35,11 @@ type Manifest struct {
 	Tokens      int            `json:"tokens"`
 	InputTokens int            `json:"input_tokens"`
 	Frames      []ManifestItem `json:"frames"`
-	// ContactSheet is the contact sheet's file name, if one was written.
-	ContactSheet string `json:"contact_sheet,omitempty"`
+	// ContactSheet is the (first) contact sheet's file name, if one was
+	// written; ContactSheets lists every sheet, one per
+	// media.ContactSheetFrames frames.
+	ContactSheet  string   `json:"contact_sheet,omitempty"`
+	ContactSheets []string `json:"contact_sheets,omitempty"`
 }
 
 // ManifestSource is what ffprobe said of the video, with the frame count
@@ -274,7 +277,23 @@ func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, d
 
 	plan := *e.Video
 	m := newManifest(cfg, e)
-	var sheet []media.Frame
+	// Each frame is drawn into its contact sheet as it arrives and each
+	// sheet written once complete: memory holds one sheet, not the frames.
+	var sheets *media.ContactSheets
+	var sheetErr error
+	if o.ContactSheet {
+		sheets, err = media.NewContactSheets(len(plan.Indices), plan.ResizedWidth, plan.ResizedHeight, func(s int, data []byte) error {
+			name := contactSheetName(s)
+			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+				return err
+			}
+			m.ContactSheets = append(m.ContactSheets, name)
+			return nil
+		})
+		if err != nil {
+			return fail(m, "contact-sheet", err)
+		}
+	}
 	x, err := media.Extract(ctx, e.Path, e.Info, plan, media.ExtractOptions{
 		Mode: o.Mode, QScale: o.QScale,
 		OnFrame: func(f media.Frame) error {
@@ -283,25 +302,24 @@ func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, d
 				return err
 			}
 			m.Frames = append(m.Frames, ManifestItem{Index: f.Index, TimeS: f.TimeS, File: name})
-			if o.ContactSheet {
-				sheet = append(sheet, f)
+			if sheets != nil {
+				sheetErr = sheets.Add(f)
 			}
-			return nil
+			return sheetErr
 		},
 	})
 	m.Mode, m.ModeNote = string(x.Mode), x.Note
-	if err != nil {
+	if sheetErr == nil && sheets != nil && err == nil {
+		sheetErr = sheets.Close()
+	}
+	switch {
+	case sheetErr != nil:
+		return fail(m, "contact-sheet", sheetErr)
+	case err != nil:
 		return fail(m, "extract", err)
 	}
-	if o.ContactSheet && len(sheet) > 0 {
-		data, err := media.ContactSheet(sheet, 0)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(tmp, contactName), data, 0o644)
-		}
-		if err != nil {
-			return fail(m, "contact-sheet", err)
-		}
-		m.ContactSheet = contactName
+	if len(m.ContactSheets) > 0 {
+		m.ContactSheet = m.ContactSheets[0]
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -314,8 +332,8 @@ func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, d
 		}
 	}
 	n := len(m.Frames)
-	if m.ContactSheet != "" {
-		if err := os.Rename(filepath.Join(tmp, contactName), filepath.Join(dir, contactName)); err != nil {
+	for _, name := range m.ContactSheets {
+		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(dir, name)); err != nil {
 			return m, n, "write", err
 		}
 	}
@@ -325,7 +343,14 @@ func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, d
 	return m, n, "", nil
 }
 
-const contactName = "contact.jpg"
+// contactSheetName is the file of contact sheet s: contact.jpg, then
+// contact_2.jpg, contact_3.jpg… for lists longer than one sheet holds.
+func contactSheetName(s int) string {
+	if s == 0 {
+		return "contact.jpg"
+	}
+	return fmt.Sprintf("contact_%d.jpg", s+1)
+}
 
 // removeListed deletes the frames and contact sheet that the manifest.json
 // in dir lists, so a new run with fewer frames leaves no stale ones. Only
@@ -341,7 +366,7 @@ func removeListed(dir string) {
 	if json.Unmarshal(data, &old) != nil {
 		return
 	}
-	names := []string{old.ContactSheet}
+	names := append([]string{old.ContactSheet}, old.ContactSheets...)
 	for _, f := range old.Frames {
 		names = append(names, f.File)
 	}

@@ -114,10 +114,7 @@ func frameNames(m *Manifest) []string {
 	for _, f := range m.Frames {
 		names = append(names, f.File)
 	}
-	if m.ContactSheet != "" {
-		names = append(names, m.ContactSheet)
-	}
-	return names
+	return append(names, m.ContactSheets...)
 }
 
 // videoSetup skips without ffmpeg and ffprobe, and returns the default
@@ -281,5 +278,41 @@ func TestPrepareReportsReplan(t *testing.T) {
 	}
 	if r.InputTokens != r.Video.InputTokens || !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "the header said 96") }) {
 		t.Errorf("input tokens %d (plan %d), notes %q", r.InputTokens, r.Video.InputTokens, p.Notes)
+	}
+}
+
+// TestFramesContactSheets: a list longer than one sheet holds gets several
+// sheets (contact.jpg, contact_2.jpg), all in the manifest, each frame
+// drawn once; a re-run with a shorter list removes the sheets it no
+// longer writes.
+func TestFramesContactSheets(t *testing.T) {
+	cfg, src, out := videoSetup(t, "cfr_h264.mp4")
+	video := filepath.Join(t.TempDir(), "long.mkv") // 24 s, 600 frames
+	if b, err := exec.Command("ffmpeg", "-v", "error", "-stream_loop", "5", "-i", "file:"+src, "-c", "copy", "file:"+video).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	n := media.ContactSheetFrames + 20
+	cfg.Video = tokens.VideoOptions{NFrames: n, MinPixels: 4096, MaxPixels: 64 * 64} // 64x32 frames
+	r, m := extractOne(t, cfg, video, out, FramesOptions{ContactSheet: true})
+	if r.Status != StatusOK || m == nil || len(m.Frames) != n || m.Width != 64 || m.Height != 32 {
+		t.Fatalf("%s %s", r.Status, r.Error)
+	}
+	dir := filepath.Join(out, "long.mkv")
+	if !slices.Equal(m.ContactSheets, []string{"contact.jpg", "contact_2.jpg"}) || m.ContactSheet != "contact.jpg" {
+		t.Fatalf("sheets %q (first %q) for %d frames", m.ContactSheets, m.ContactSheet, len(m.Frames))
+	}
+	for _, name := range m.ContactSheets {
+		info, err := media.Probe(context.Background(), filepath.Join(dir, name))
+		// 60 frames of 64x32 each: 8x8 cells of 68x52 (with gap and label).
+		if err != nil || info.Width != 8*(64+4)+4 || info.Height != 8*(32+16+4)+4 {
+			t.Errorf("%s: %dx%d, %v", name, info.Width, info.Height, err)
+		}
+	}
+	cfg.Video = tokens.VideoOptions{FPS: 2}
+	_, m = extractOne(t, cfg, video, out, FramesOptions{ContactSheet: true})
+	want := frameNames(m)
+	slices.Sort(want)
+	if got := listDir(t, dir); !slices.Equal(got, want) || len(m.ContactSheets) != 1 {
+		t.Errorf("after a shorter run: %v, want %v", got, want)
 	}
 }

@@ -23,7 +23,7 @@ func framesCommand() *cli.Command {
 			"   vision frames --keyframes lecture.mkv -o frames/ --max-frames 64",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (required)"},
-			&cli.BoolFlag{Name: "contact-sheet", Usage: "also write contact.jpg: a grid of the frames with their timestamps"},
+			&cli.BoolFlag{Name: "contact-sheet", Usage: "also write contact.jpg: a grid of the frames with their timestamps (contact_2.jpg… past 100 frames)"},
 			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "extraction: auto, pass (decode once), seek (seek per frame) or keyframes"},
 			&cli.BoolFlag{Name: "keyframes", Usage: "take the keyframe nearest each planned time (fastest; true timestamps in the manifest); same as --mode keyframes"},
 			&cli.IntFlag{Name: "qscale", Usage: "JPEG quality as ffmpeg's -q:v, 2 (best) to 31"},
