@@ -386,10 +386,25 @@ func problemMessage(path string, err error) string {
 }
 
 // trimPath removes path (with its "probe PATH:" wrappers) and the "media: "
-// prefix of sentinels from a message.
+// prefix of sentinels from a message. A wrapper counts only at the start of
+// the message or of one of its ": "-separated parts, never inside a longer
+// path (ffprobe's "file:/abs/v/x.mp4: Invalid data" keeps its path whole).
 func trimPath(path, s string) string {
 	for _, op := range []string{"probe ", "decode ", "prepare ", ""} {
-		s = strings.ReplaceAll(s, op+path+": ", "")
+		w := op + path + ": "
+		for from := 0; ; {
+			i := strings.Index(s[from:], w)
+			if i < 0 {
+				break
+			}
+			i += from
+			if i == 0 || strings.HasSuffix(s[:i], ": ") {
+				s = s[:i] + s[i+len(w):]
+				from = i
+			} else {
+				from = i + 1
+			}
+		}
 	}
 	return strings.ReplaceAll(s, "media: ", "")
 }

@@ -86,3 +86,21 @@ func TestEstimateMatroskaWithoutDuration(t *testing.T) {
 		t.Errorf("estimate: %v", e)
 	}
 }
+
+// TestCorruptMessageKeepsPaths: the file's own path is taken off the
+// front of a message (it names the file already), never out of the middle
+// of ffprobe's absolute path to it.
+func TestCorruptMessageKeepsPaths(t *testing.T) {
+	needTools(t, "ffprobe")
+	dir := t.TempDir()
+	put(t, filepath.Join(videos, "truncated.mp4"), filepath.Join(dir, "v", "truncated.mp4"))
+	abs, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := runVision(t, dir, "", "check", "v/truncated.mp4")
+	want := "file:" + filepath.Join(abs, "v", "truncated.mp4") + ": Invalid data"
+	if !strings.Contains(out, "v/truncated.mp4: error: is corrupt or truncated: ffprobe:") || !strings.Contains(out, want) {
+		t.Errorf("want the message to hold %q:\n%s", want, out)
+	}
+}
