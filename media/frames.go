@@ -659,6 +659,18 @@ func halfGap(ft frameTimes, idx []int) float64 {
 	return max(gap*0.45, 1e-6)
 }
 
+// nearer reports whether frame a is strictly nearer in time to frame i
+// than frame b is, exactly: in the stream's ticks when the packets give
+// them (frame 54 is as near to 48 as to 60 with keyframes every 12, though
+// 2.16−1.92 > 2.40−2.16 in floats), else in seconds.
+func (ft frameTimes) nearer(i, a, b int) bool {
+	if ft.Ticks != nil {
+		da, db := ft.Ticks[a]-ft.Ticks[i], ft.Ticks[b]-ft.Ticks[i]
+		return max(da, -da) < max(db, -db)
+	}
+	return math.Abs(ft.PTS[a]-ft.PTS[i]) < math.Abs(ft.PTS[b]-ft.PTS[i])
+}
+
 // nearestKeyframes maps each planned frame to the keyframe nearest it in
 // time (the earlier on a tie).
 func nearestKeyframes(ft frameTimes, indices []int) ([]int, error) {
@@ -682,7 +694,7 @@ func nearestKeyframes(ft frameTimes, indices []int) ([]int, error) {
 			return 0
 		})
 		best := keys[min(k, len(keys)-1)]
-		if k > 0 && (k == len(keys) || t-ft.PTS[keys[k-1]] <= ft.PTS[keys[k]]-t) {
+		if k > 0 && (k == len(keys) || !ft.nearer(i, keys[k], keys[k-1])) {
 			best = keys[k-1]
 		}
 		out[p] = best

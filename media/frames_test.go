@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -443,6 +444,36 @@ func TestMissingTools(t *testing.T) {
 	_, err = ExtractFrames(context.Background(), info.Path, info, plan, ExtractOptions{Mode: ExtractPass})
 	if !errors.As(err, &mt) || mt.Tool != "ffmpeg" || !strings.Contains(err.Error(), "apt-get install ffmpeg") {
 		t.Fatalf("ExtractFrames without ffmpeg: got %v", err)
+	}
+}
+
+// TestNearestKeyframeTie: a planned frame halfway between two keyframes
+// takes the earlier, decided exactly: frame 54 with keyframes every 12 at
+// 25 fps is 0.24 s from both, though in floats 2.16−1.92 > 2.40−2.16.
+func TestNearestKeyframeTie(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"packets":[`)
+	for i := range 72 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		flags := "__"
+		if i%12 == 0 {
+			flags = "K_"
+		}
+		fmt.Fprintf(&b, `{"pts":%d,"pts_time":"%.6f","flags":"%s"}`, i*512, float64(i*512)/12800, flags)
+	}
+	b.WriteString(`],"format":{"format_name":"mov,mp4","start_time":"0.000000"}}`)
+	ft, err := parseFrameScan([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := nearestKeyframes(ft, []int{6, 18, 53, 54, 55, 66})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{0, 12, 48, 48, 60, 60}; !slices.Equal(got, want) {
+		t.Errorf("keyframes %v, want %v", got, want)
 	}
 }
 
