@@ -175,11 +175,28 @@ func ExactVideo(ctx context.Context, cfg Config, e Estimate) Estimate {
 // `run` show and charge is what they send; other estimates are returned as
 // they are (Prepare still scans those, and reports a plan that changed).
 // `estimate` stays header-only and says frames_estimated instead.
+//
+// A video that will be sent needs ffmpeg to extract its frames: without it
+// the estimate fails here with tool.missing and the install command, as
+// it does without ffprobe, before anything is scanned or sent.
 func PlanExact(ctx context.Context, cfg Config, e Estimate) Estimate {
-	if e.Kind != media.KindVideo || !e.Info.FramesEstimated {
+	if e.Kind != media.KindVideo || e.Status != StatusOK {
+		return e
+	}
+	if e = needFFmpeg(e); e.Status != StatusOK || !e.Info.FramesEstimated {
 		return e
 	}
 	return ExactVideo(ctx, cfg, e)
+}
+
+// needFFmpeg fails a video estimate when ffmpeg, which extracts its
+// frames, is not installed (tool.missing, with the install command).
+func needFFmpeg(e Estimate) Estimate {
+	if err := media.FindTool("ffmpeg"); err != nil {
+		e.clearCost()
+		return failedWith(e, "extract", err, media.VideoErrorProblem(e.Path, err))
+	}
+	return e
 }
 
 // videoPlanProblem is the problem of a video whose frames cannot be
@@ -211,9 +228,7 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 	}
 	if r.Kind == media.KindVideo && r.Info.Frames > 0 {
 		// Check for ffmpeg before anything is scanned or created.
-		if err := media.FindTool("ffmpeg"); err != nil {
-			r.Estimate.clearCost()
-			r.Estimate = failedWith(r.Estimate, "extract", err, media.VideoErrorProblem(in.Path, err))
+		if r.Estimate = needFFmpeg(r.Estimate); r.Status != StatusOK {
 			return r
 		}
 		r.Estimate = ExactVideo(ctx, cfg, r.Estimate)

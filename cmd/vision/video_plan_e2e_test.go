@@ -147,3 +147,26 @@ func TestRunPlansWhatIsSent(t *testing.T) {
 		}
 	}
 }
+
+// TestAskToolMissing: without ffmpeg or without ffprobe, ask refuses the
+// video the same way: exit 3, naming the tool, with the install command.
+func TestAskToolMissing(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		t.Run("only "+tool, func(t *testing.T) {
+			real, _ := exec.LookPath(tool)
+			bin := t.TempDir()
+			if err := os.Symlink(real, filepath.Join(bin, tool)); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"cfr_h264.mp4", "clip.mkv"} {
+				code, _, errOut := runBinary(t, []string{"PATH=" + bin, "DASHSCOPE_API_KEY=" + secretKey, "DASHSCOPE_BASE_URL=http://127.0.0.1:9"},
+					"ask", filepath.Join(videos, name), "-p", "hi")
+				missing := map[string]string{"ffmpeg": "ffprobe", "ffprobe": "ffmpeg"}[tool]
+				if code != exitItemsFailed || !strings.Contains(errOut, missing+" not found") || !strings.Contains(errOut, "vision: hint: apt-get install ffmpeg") {
+					t.Errorf("%s: exit %d\n%s", name, code, errOut)
+				}
+			}
+		})
+	}
+}
