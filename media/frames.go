@@ -17,10 +17,15 @@ import (
 // damaged one).
 var ErrFrameMissing = errors.New("media: planned frame not in the video")
 
-// errWrongFrame is wrapped when ffmpeg gives a frame whose timestamp is not
+// ErrWrongFrame is wrapped when ffmpeg gives a frame whose timestamp is not
 // the planned frame's: seeking missed in this file, or a damaged frame was
 // dropped. No such frame is ever handed on.
-var errWrongFrame = errors.New("ffmpeg gave another frame than planned")
+var ErrWrongFrame = errors.New("ffmpeg gave another frame than planned")
+
+// ErrSeekMissed is wrapped (with ErrWrongFrame or ErrFrameMissing) when a
+// forced seek mode (ExtractSeek) did not land on a planned frame: seeking
+// is not exact in the file, or it is damaged there.
+var ErrSeekMissed = errors.New("seeking did not land on the planned frame")
 
 // ExtractMode is how ExtractFrames gets frames out of ffmpeg.
 type ExtractMode string
@@ -220,10 +225,10 @@ func (x *Extraction) seekOrPass(ctx context.Context, asked ExtractMode, base ffm
 	switch {
 	case err == nil || ctx.Err() != nil || col.sinkErr() != nil:
 		return err
-	case !errors.Is(err, errWrongFrame) && !errors.Is(err, ErrFrameMissing):
+	case !errors.Is(err, ErrWrongFrame) && !errors.Is(err, ErrFrameMissing):
 		return err
 	case asked == ExtractSeek:
-		return fmt.Errorf("%w (seeking did not land on the planned frame: it is not exact in this %s file, or the file is damaged; extract in one pass instead, --mode pass)", err, ft.Format)
+		return fmt.Errorf("%w (%w: it is not exact in this %s file, or the file is damaged; extract in one pass instead, --mode pass)", err, ErrSeekMissed, ft.Format)
 	}
 	x.Mode, x.Note = ExtractPass, fmt.Sprintf("seeking missed (%v); the frames not yet extracted were decoded in one pass", err)
 	return extractPass(ctx, base, ft, col.missingSources(), col)
@@ -319,7 +324,7 @@ func extractPass(ctx context.Context, base ffmpegJob, ft frameTimes, targets []i
 	_, log, err := runFFmpeg(ctx, j, func(_ int, f ffmpegFrame) error {
 		k, ok := matchTime(times, f.PTS, eps)
 		if !ok || found[k] {
-			return fmt.Errorf("%w: ffmpeg gave a frame at %.6fs, which is no planned frame's time", errWrongFrame, f.PTS)
+			return fmt.Errorf("%w: ffmpeg gave a frame at %.6fs, which is no planned frame's time", ErrWrongFrame, f.PTS)
 		}
 		found[k] = true
 		i := targets[k]
@@ -450,7 +455,7 @@ func runSeeks(ctx context.Context, base ffmpegJob, ft frameTimes, seeks []seekTa
 		n, _, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
 			i := idx[k]
 			if !(math.Abs(f.PTS-want[k]) <= eps) {
-				return fmt.Errorf("%w: the frame at %.6fs where frame %d at %.6fs was due", errWrongFrame, f.PTS-ft.Start, i, ft.PTS[i])
+				return fmt.Errorf("%w: the frame at %.6fs where frame %d at %.6fs was due", ErrWrongFrame, f.PTS-ft.Start, i, ft.PTS[i])
 			}
 			return col.put(Frame{Index: i, TimeS: ft.PTS[i], Data: f.Data})
 		})
@@ -575,7 +580,7 @@ func extractKeyframesFully(ctx context.Context, base ffmpegJob, ft frameTimes, c
 	want := col.sources()
 	if seekable(ft.Format) && float64(len(want))*(seekOverheadFrames+keyframeCost) < float64(want[len(want)-1]+1) {
 		err := extractSeek(ctx, base, ft, want, col, workers)
-		if err == nil || ctx.Err() != nil || col.sinkErr() != nil || !errors.Is(err, errWrongFrame) && !errors.Is(err, ErrFrameMissing) {
+		if err == nil || ctx.Err() != nil || col.sinkErr() != nil || !errors.Is(err, ErrWrongFrame) && !errors.Is(err, ErrFrameMissing) {
 			return "sought one by one", err
 		}
 		// A seek missed: decode the rest instead.

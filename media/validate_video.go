@@ -193,6 +193,13 @@ func fmtDuration(s float64) string {
 //	tool.missing           ffprobe or ffmpeg not installed; the fix is the
 //	                       install command
 //	file.corrupt           ErrCorrupt, with ffprobe's reason
+//	video.damaged          extraction: a planned frame could not be
+//	                       decoded (ErrFrameMissing), another came instead
+//	                       (ErrWrongFrame) or ffmpeg failed decoding (a
+//	                       *ToolError from ffmpeg); the fix is the
+//	                       re-encoding command
+//	video.seek_missed      extraction: a forced seek missed a frame
+//	                       (ErrSeekMissed); the fix is a pass (--mode pass)
 //	video.unreadable       anything else
 func VideoErrorProblem(path string, err error) Problem {
 	p := Problem{Severity: SeverityError, Path: path}
@@ -220,9 +227,22 @@ func VideoErrorProblem(path string, err error) Problem {
 		}
 		p.Code, p.Message = "file.corrupt", "is corrupt or truncated: "+reason
 		p.Fix = "re-export or re-download it; if a player can read it, re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
+	case errors.Is(err, ErrSeekMissed):
+		p.Code, p.Message = "video.seek_missed", "cannot be extracted by seeking: "+errorText(path, err)
+		p.Fix = "extract in one pass: --mode pass (or auto)"
+	case errors.Is(err, ErrFrameMissing), errors.Is(err, ErrWrongFrame), errors.As(err, &te) && te.Tool == "ffmpeg":
+		p.Code, p.Message = "video.damaged", "is damaged: "+errorText(path, err)
+		p.Fix = "re-encode it, which keeps what can be decoded (ffmpeg -i IN -c:v libx264 -crf 18 OUT.mp4), and use the copy"
 	default:
 		p.Code, p.Message = "video.unreadable", fmt.Sprintf("cannot be read as a video: %v", err)
 		p.Fix = "check the file; re-download or re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
 	}
 	return p
+}
+
+// errorText is err's message without the "extract frames of PATH: "
+// wrapper and the sentinels' "media: " prefix.
+func errorText(path string, err error) string {
+	s := strings.TrimPrefix(err.Error(), "extract frames of "+path+": ")
+	return strings.ReplaceAll(s, "media: ", "")
 }

@@ -255,11 +255,30 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 		r.Mode = m.Mode
 	}
 	if err != nil {
+		if p, ok := extractProblem(e.Path, err); ok && stage == "extract" {
+			if p.Code == "video.damaged" && o.Mode != media.ExtractKeyframes {
+				p.Fix += ", or take the keyframes nearest the planned times (--keyframes)"
+			}
+			e.Problems = append(e.Problems, p)
+		}
 		e.fail(stage, err.Error())
 		return r
 	}
 	r.Manifest = filepath.Join(dir, manifestName)
 	return r
+}
+
+// extractProblem is the problem of a video whose frames could not be
+// extracted because of the file (damaged, corrupt, a seek that missed) or
+// a missing ffmpeg (media.VideoErrorProblem); ok is false for other
+// errors (an interruption, an upload, a full disk).
+func extractProblem(path string, err error) (media.Problem, bool) {
+	var te *media.ToolError
+	if !errors.Is(err, media.ErrFrameMissing) && !errors.Is(err, media.ErrCorrupt) && !errors.Is(err, media.ErrToolMissing) &&
+		!errors.Is(err, media.ErrWrongFrame) && !errors.As(err, &te) {
+		return media.Problem{}, false
+	}
+	return media.VideoErrorProblem(path, err), true
 }
 
 const manifestName = "manifest.json"

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,6 +205,13 @@ func TestFramesFailureKeepsFolder(t *testing.T) {
 	r, m := extractOne(t, cfg, video, out, FramesOptions{Mode: media.ExtractPass})
 	if r.Status != StatusFailed || r.Stage != "extract" || m != nil || !strings.Contains(r.Error, "not decoded") {
 		t.Fatalf("second run: %s %s %q", r.Status, r.Stage, r.Error)
+	}
+	if len(r.Problems) != 1 || r.Problems[0].Code != "video.damaged" || !strings.Contains(r.Problems[0].Fix, "ffmpeg -i IN") ||
+		!strings.Contains(r.Problems[0].Fix, "--keyframes") {
+		t.Errorf("problems %+v, want one video.damaged with the re-encoding fix", r.Problems)
+	}
+	if c := errorClass(fmt.Errorf("send: %w", media.ErrFrameMissing)); c != "video.damaged" {
+		t.Errorf("run's error class %q, want video.damaged", c)
 	}
 	if r.Written != 0 { // the frames before the damage were rolled back
 		t.Errorf("a failed run reports %d frames written", r.Written)

@@ -140,6 +140,9 @@ func errorClass(err error) string {
 	case errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported), errors.Is(err, media.ErrEmpty),
 		errors.Is(err, media.ErrNotMedia), errors.Is(err, media.ErrTooLarge):
 		return "invalid_input"
+	case errors.Is(err, media.ErrFrameMissing), errors.Is(err, media.ErrWrongFrame):
+		p, _ := extractProblem("", err)
+		return p.Code // video.damaged, video.seek_missed
 	case errors.As(err, &te):
 		return dashscope.ClassTimeout.String()
 	}
