@@ -46,10 +46,45 @@ func probeVideo(ctx context.Context, path string, info Info) (Info, error) {
 		return info, fmt.Errorf("probe %s: %w: %w", path, ErrCorrupt, terr)
 	}
 	out, err := parseFFprobe(stdout.Bytes(), info)
+	if errors.Is(err, errNoDuration) {
+		out, err = durationFromPackets(ctx, url, out)
+	}
 	if err != nil {
 		return info, fmt.Errorf("probe %s: %w", path, err)
 	}
 	return out, nil
+}
+
+// errNoDuration is parseFFprobe's error for a file whose container and
+// stream state no duration: a Matroska/WEBM written to a pipe or by a
+// live muxer, which cannot seek back to fill in its Duration element.
+var errNoDuration = fmt.Errorf("%w: no duration", ErrCorrupt)
+
+// durationFromPackets gives a video without a stated duration one from
+// its packets (the scan ExactFrames makes, kept for extraction): the last
+// frame's timestamp plus one frame at the average rate. Its frame count is
+// then exact. DurationSource says so.
+func durationFromPackets(ctx context.Context, url string, info Info) (Info, error) {
+	ft, err := scanFrames(ctx, url)
+	if err != nil {
+		return info, err
+	}
+	if ft.Unreliable || len(ft.PTS) == 0 {
+		return info, fmt.Errorf("%w: no duration, and the packets carry no timestamps to measure one", ErrCorrupt)
+	}
+	n := len(ft.PTS)
+	span := ft.PTS[n-1] - ft.PTS[0]
+	if info.FPS <= 0 && n > 1 && span > 0 {
+		info.FPS = float64(n-1) / span
+	}
+	if info.FPS <= 0 {
+		return info, fmt.Errorf("%w: no duration and no frame rate", ErrCorrupt)
+	}
+	info.Duration, info.DurationSource = ft.PTS[n-1]+1/info.FPS, "packets"
+	info.Frames, info.FramesEstimated = ft.frames(), false
+	info.VFR = info.VFR || ft.variable()
+	info.timeline = &ft
+	return info, nil
 }
 
 // ffprobeJSON is the part of `ffprobe -show_format -show_streams` read.
@@ -91,7 +126,12 @@ const vfrTolerance = 0.005
 // pure: the recorded outputs in testdata/video/ffprobe test it.
 //
 //   - The first video stream that is not an attached picture is used.
-//   - Duration is the stream's, else the container's.
+//   - Duration is the stream's, else the container's, else the stream's
+//     DURATION tag (Matroska; DurationSource "stream_tag"). Without any
+//     (a Matroska/WEBM written to a pipe or by a live muxer has no
+//     Duration element) it returns errNoDuration with the rest filled in,
+//     and probeVideo measures the duration from the packets
+//     (durationFromPackets, DurationSource "packets").
 //   - Frames is nb_frames when the container stores it (MP4, MOV, AVI);
 //     otherwise (MKV, WEBM, …) round(duration × average fps), marked
 //     FramesEstimated. An nb_frames more than a frame (and 1%) away from
@@ -159,22 +199,28 @@ func parseFFprobe(data []byte, info Info) (Info, error) {
 		info.Width, info.Height = h, w
 	}
 
-	info.Duration = parseFloat(v.Duration)
-	if info.Duration <= 0 {
-		info.Duration = parseFloat(p.Format.Duration)
-	}
-	if info.Duration <= 0 || math.IsInf(info.Duration, 0) {
-		return info, fmt.Errorf("%w: no duration", ErrCorrupt)
-	}
 	info.RealFPS = parseRate(v.RFrameRate)
 	info.FPS = parseRate(v.AvgFrameRate)
 	if info.FPS <= 0 {
 		info.FPS = info.RealFPS
 	}
+	info.VFR = info.RealFPS > 0 && info.FPS > 0 && math.Abs(info.FPS-info.RealFPS) > vfrTolerance*info.RealFPS
+
+	info.Duration = parseFloat(v.Duration)
+	if info.Duration <= 0 {
+		info.Duration = parseFloat(p.Format.Duration)
+	}
+	if info.Duration <= 0 {
+		if d, ok := parseClock(v.Tags["DURATION"]); ok {
+			info.Duration, info.DurationSource = d, "stream_tag"
+		}
+	}
+	if info.Duration <= 0 || math.IsInf(info.Duration, 0) {
+		return info, errNoDuration
+	}
 	if info.FPS <= 0 {
 		return info, fmt.Errorf("%w: no frame rate", ErrCorrupt)
 	}
-	info.VFR = info.RealFPS > 0 && math.Abs(info.FPS-info.RealFPS) > vfrTolerance*info.RealFPS
 
 	derived := info.Duration * info.FPS
 	if n, err := strconv.Atoi(v.NbFrames); err == nil && n > 0 && math.Abs(float64(n)-derived) <= 1+0.01*derived {
@@ -245,6 +291,21 @@ func parseFloat(s string) float64 {
 		return 0
 	}
 	return f
+}
+
+// parseClock reads a Matroska DURATION tag, "HH:MM:SS.nnnnnnnnn".
+func parseClock(s string) (float64, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	h, err1 := strconv.Atoi(parts[0])
+	m, err2 := strconv.Atoi(parts[1])
+	sec, err3 := strconv.ParseFloat(parts[2], 64)
+	if err1 != nil || err2 != nil || err3 != nil || h < 0 || m < 0 || sec < 0 || math.IsNaN(sec) || math.IsInf(sec, 0) {
+		return 0, false
+	}
+	return float64(h*3600+m*60) + sec, true
 }
 
 // parseRatio reads an ffprobe aspect ratio like "64:45"; ok is false when

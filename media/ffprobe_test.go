@@ -2,11 +2,14 @@ package media
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qwen-vision/vision/tokens"
 )
 
 // videoCase is what a fixture of testdata/video must probe as (see its
@@ -241,4 +244,51 @@ func FuzzParseFFprobe(f *testing.F) {
 			t.Errorf("no error but %+v", info)
 		}
 	})
+}
+
+// TestProbeNoDuration: a Matroska written to a pipe stores no Duration
+// (live.mkv). The header alone cannot say how long it is; Probe measures
+// it from the packets (and so counts its frames exactly), and says so. A
+// DURATION stream tag, when there is one, is read without a scan.
+func TestProbeNoDuration(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(videosDir, "ffprobe", "live.mkv.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseFFprobe(data, Info{Path: "live.mkv"}); !errors.Is(err, errNoDuration) || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("recorded ffprobe output: %v, want errNoDuration", err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	s := p["streams"].([]any)[0].(map[string]any)
+	s["tags"] = map[string]any{"DURATION": "00:01:02.500000000"}
+	tagged, _ := json.Marshal(p)
+	info, err := parseFFprobe(tagged, Info{Path: "live.mkv"})
+	if err != nil || info.Duration != 62.5 || info.DurationSource != "stream_tag" || info.Frames != 1562 || !info.FramesEstimated {
+		t.Errorf("with a DURATION tag: %v, %gs (%s), %d frames", err, info.Duration, info.DurationSource, info.Frames)
+	}
+
+	needFFmpeg(t)
+	info, err = Probe(context.Background(), videoPath("live.mkv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Duration != 4 || info.DurationSource != "packets" || info.Frames != 100 || info.FramesEstimated || info.FPS != 25 || info.timeline == nil {
+		t.Errorf("probed %gs (%q), %d frames (estimated %v) at %g fps", info.Duration, info.DurationSource, info.Frames, info.FramesEstimated, info.FPS)
+	}
+	if ps := ValidateVideo(info, testSpec(t), nil, TransportBase64); len(ps) != 0 {
+		t.Errorf("problems %v", ps)
+	}
+	plan := planFor(t, info, tokens.VideoOptions{})
+	frames, err := ExtractFrames(context.Background(), info.Path, info, plan, ExtractOptions{})
+	if err != nil || len(frames) != len(plan.Indices) {
+		t.Fatalf("extract: %d frames, %v", len(frames), err)
+	}
+	for k, f := range frames {
+		if got, _ := stamp(decodeJPEG(t, f.Data)); got != plan.Indices[k] {
+			t.Errorf("frame %d shows %d, want %d", k, got, plan.Indices[k])
+		}
+	}
 }

@@ -17,10 +17,15 @@ import (
 // damaged one).
 var ErrFrameMissing = errors.New("media: planned frame not in the video")
 
-// errWrongFrame is wrapped when ffmpeg gives a frame whose timestamp is not
+// ErrWrongFrame is wrapped when ffmpeg gives a frame whose timestamp is not
 // the planned frame's: seeking missed in this file, or a damaged frame was
 // dropped. No such frame is ever handed on.
-var errWrongFrame = errors.New("ffmpeg gave another frame than planned")
+var ErrWrongFrame = errors.New("ffmpeg gave another frame than planned")
+
+// ErrSeekMissed is wrapped (with ErrWrongFrame or ErrFrameMissing) when a
+// forced seek mode (ExtractSeek) did not land on a planned frame: seeking
+// is not exact in the file, or it is damaged there.
+var ErrSeekMissed = errors.New("seeking did not land on the planned frame")
 
 // ExtractMode is how ExtractFrames gets frames out of ffmpeg.
 type ExtractMode string
@@ -184,6 +189,12 @@ func extract(ctx context.Context, path string, info Info, plan tokens.FramePlan,
 			return x, kerr
 		}
 		col = newCollector(keys, o.OnFrame)
+		if skipFrameBroken(info.Codec) {
+			var how string
+			how, err = extractKeyframesFully(ctx, base, ft, col, o.workers())
+			x.Note = fmt.Sprintf("ffmpeg's %s decoder cannot decode keyframes only: the keyframes were %s", info.Codec, how)
+			break
+		}
 		pass := keyframePass(ft, col.sources()) || !seekable(ft.Format)
 		err = extractKeyframes(ctx, base, ft, col, o.workers(), pass)
 	case x.Mode == ExtractSeek:
@@ -214,10 +225,10 @@ func (x *Extraction) seekOrPass(ctx context.Context, asked ExtractMode, base ffm
 	switch {
 	case err == nil || ctx.Err() != nil || col.sinkErr() != nil:
 		return err
-	case !errors.Is(err, errWrongFrame) && !errors.Is(err, ErrFrameMissing):
+	case !errors.Is(err, ErrWrongFrame) && !errors.Is(err, ErrFrameMissing):
 		return err
 	case asked == ExtractSeek:
-		return fmt.Errorf("%w (seeking did not land on the planned frame: it is not exact in this %s file, or the file is damaged; extract in one pass instead, --mode pass)", err, ft.Format)
+		return fmt.Errorf("%w (%w: it is not exact in this %s file, or the file is damaged; extract in one pass instead, --mode pass)", err, ErrSeekMissed, ft.Format)
 	}
 	x.Mode, x.Note = ExtractPass, fmt.Sprintf("seeking missed (%v); the frames not yet extracted were decoded in one pass", err)
 	return extractPass(ctx, base, ft, col.missingSources(), col)
@@ -313,7 +324,7 @@ func extractPass(ctx context.Context, base ffmpegJob, ft frameTimes, targets []i
 	_, log, err := runFFmpeg(ctx, j, func(_ int, f ffmpegFrame) error {
 		k, ok := matchTime(times, f.PTS, eps)
 		if !ok || found[k] {
-			return fmt.Errorf("%w: ffmpeg gave a frame at %.6fs, which is no planned frame's time", errWrongFrame, f.PTS)
+			return fmt.Errorf("%w: ffmpeg gave a frame at %.6fs, which is no planned frame's time", ErrWrongFrame, f.PTS)
 		}
 		found[k] = true
 		i := targets[k]
@@ -444,7 +455,7 @@ func runSeeks(ctx context.Context, base ffmpegJob, ft frameTimes, seeks []seekTa
 		n, _, err := runFFmpeg(ctx, j, func(k int, f ffmpegFrame) error {
 			i := idx[k]
 			if !(math.Abs(f.PTS-want[k]) <= eps) {
-				return fmt.Errorf("%w: the frame at %.6fs where frame %d at %.6fs was due", errWrongFrame, f.PTS-ft.Start, i, ft.PTS[i])
+				return fmt.Errorf("%w: the frame at %.6fs where frame %d at %.6fs was due", ErrWrongFrame, f.PTS-ft.Start, i, ft.PTS[i])
 			}
 			return col.put(Frame{Index: i, TimeS: ft.PTS[i], Data: f.Data})
 		})
@@ -549,6 +560,35 @@ func extractKeyframes(ctx context.Context, base ffmpegJob, ft frameTimes, col *c
 	return runSeeks(ctx, base, ft, seeks, col, workers)
 }
 
+// skipFrameBroken reports whether ffmpeg's decoder for codec (as ffprobe
+// names it) fails when told to decode keyframes only (-skip_frame nokey).
+// Checked with ffmpeg 5.1 on clips with a keyframe every 25 frames:
+// theora gives frame 0, then "Operation not permitted" for every other
+// frame and exit status 69 (in Ogg and in Matroska). h264, hevc,
+// mpeg1video, mpeg2video, mpeg4, msmpeg4v3, wmv2, flv1, h263 and vp8
+// decode the keyframes only; vp9, av1 (libdav1d), prores and mjpeg ignore
+// the option and decode every frame, which is slower but right (frames
+// are matched to the keyframes' timestamps).
+func skipFrameBroken(codec string) bool { return codec == "theora" }
+
+// extractKeyframesFully gets the keyframes col wants without
+// -skip_frame: by an exact seek to each (each decode starts at the
+// keyframe itself) in containers where seeking is exact and that costs
+// less than decoding up to the last one, else in one pass decoding every
+// frame; it says which.
+func extractKeyframesFully(ctx context.Context, base ffmpegJob, ft frameTimes, col *collector, workers int) (string, error) {
+	want := col.sources()
+	if seekable(ft.Format) && float64(len(want))*(seekOverheadFrames+keyframeCost) < float64(want[len(want)-1]+1) {
+		err := extractSeek(ctx, base, ft, want, col, workers)
+		if err == nil || ctx.Err() != nil || col.sinkErr() != nil || !errors.Is(err, ErrWrongFrame) && !errors.Is(err, ErrFrameMissing) {
+			return "sought one by one", err
+		}
+		// A seek missed: decode the rest instead.
+		return "decoded in one pass after a seek missed", extractPass(ctx, base, ft, col.missingSources(), col)
+	}
+	return "found by decoding every frame up to the last one", extractPass(ctx, base, ft, want, col)
+}
+
 // errEnough stops an ffmpeg run that gave every frame wanted.
 var errEnough = errors.New("all frames found")
 
@@ -624,6 +664,18 @@ func halfGap(ft frameTimes, idx []int) float64 {
 	return max(gap*0.45, 1e-6)
 }
 
+// nearer reports whether frame a is strictly nearer in time to frame i
+// than frame b is, exactly: in the stream's ticks when the packets give
+// them (frame 54 is as near to 48 as to 60 with keyframes every 12, though
+// 2.16−1.92 > 2.40−2.16 in floats), else in seconds.
+func (ft frameTimes) nearer(i, a, b int) bool {
+	if ft.Ticks != nil {
+		da, db := ft.Ticks[a]-ft.Ticks[i], ft.Ticks[b]-ft.Ticks[i]
+		return max(da, -da) < max(db, -db)
+	}
+	return math.Abs(ft.PTS[a]-ft.PTS[i]) < math.Abs(ft.PTS[b]-ft.PTS[i])
+}
+
 // nearestKeyframes maps each planned frame to the keyframe nearest it in
 // time (the earlier on a tie).
 func nearestKeyframes(ft frameTimes, indices []int) ([]int, error) {
@@ -647,7 +699,7 @@ func nearestKeyframes(ft frameTimes, indices []int) ([]int, error) {
 			return 0
 		})
 		best := keys[min(k, len(keys)-1)]
-		if k > 0 && (k == len(keys) || t-ft.PTS[keys[k-1]] <= ft.PTS[keys[k]]-t) {
+		if k > 0 && (k == len(keys) || !ft.nearer(i, keys[k], keys[k-1])) {
 			best = keys[k-1]
 		}
 		out[p] = best

@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -142,6 +143,55 @@ func TestExtractKeyframes(t *testing.T) {
 		if f.Index != keys[k] {
 			t.Errorf("frame %d: index %d, want keyframe %d", k, f.Index, keys[k])
 		}
+	}
+}
+
+// TestExtractKeyframesTheora: ffmpeg's Theora decoder fails with
+// -skip_frame nokey (frame 0, then exit 69), so keyframe mode decodes the
+// keyframes without it: every frame in one pass in Ogg (clip.ogv), by an
+// exact seek to each in Matroska when that is cheaper (clip.ogv looped to
+// 18 s). Each frame is the keyframe nearest its planned one.
+func TestExtractKeyframesTheora(t *testing.T) {
+	needFFmpeg(t)
+	looped := filepath.Join(t.TempDir(), "looped.mkv")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-stream_loop", "5", "-i", "file:"+videoPath("clip.ogv"), "-c", "copy", "file:"+looped).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		path, how string
+		fps       float64
+		frames    int // in the file; each shows its index modulo 75
+	}{
+		{videoPath("clip.ogv"), "decoding every frame", 2, 75},
+		{looped, "sought one by one", 0.5, 450},
+	} {
+		t.Run(filepath.Base(c.path), func(t *testing.T) {
+			info := exactPath(t, c.path)
+			if info.Codec != "theora" || info.Frames != c.frames {
+				t.Fatalf("%s, %d frames", info.Codec, info.Frames)
+			}
+			plan := planFor(t, info, tokens.VideoOptions{FPS: c.fps})
+			x, err := Extract(context.Background(), info.Path, info, plan, ExtractOptions{Mode: ExtractKeyframes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := nearestKeyframes(*info.timeline, plan.Indices)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x.Mode != ExtractKeyframes || !strings.Contains(x.Note, c.how) || len(x.Frames) != len(plan.Indices) {
+				t.Fatalf("mode %s, note %q, %d frames for %d planned", x.Mode, x.Note, len(x.Frames), len(plan.Indices))
+			}
+			keys := keyframeIndices(info)
+			for k, f := range x.Frames {
+				if f.Index != want[k] || !slices.Contains(keys, f.Index) || math.Abs(f.TimeS-float64(f.Index)/25) > 1e-3 {
+					t.Errorf("frame %d: index %d at %.3fs, want keyframe %d", k, f.Index, f.TimeS, want[k])
+				}
+				if got, up := stamp(decodeJPEG(t, f.Data)); got != f.Index%75 || !up {
+					t.Errorf("frame %d: shows %d upright=%v, want %d", k, got, up, f.Index%75)
+				}
+			}
+		})
 	}
 }
 
@@ -397,28 +447,33 @@ func TestMissingTools(t *testing.T) {
 	}
 }
 
-func TestContactSheet(t *testing.T) {
-	needFFmpeg(t)
-	info := probeFixture(t, "cfr_h264.mp4")
-	plan := planFor(t, info, tokens.VideoOptions{})
-	frames, err := ExtractFrames(context.Background(), info.Path, info, plan, ExtractOptions{})
+// TestNearestKeyframeTie: a planned frame halfway between two keyframes
+// takes the earlier, decided exactly: frame 54 with keyframes every 12 at
+// 25 fps is 0.24 s from both, though in floats 2.16−1.92 > 2.40−2.16.
+func TestNearestKeyframeTie(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"packets":[`)
+	for i := range 72 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		flags := "__"
+		if i%12 == 0 {
+			flags = "K_"
+		}
+		fmt.Fprintf(&b, `{"pts":%d,"pts_time":"%.6f","flags":"%s"}`, i*512, float64(i*512)/12800, flags)
+	}
+	b.WriteString(`],"format":{"format_name":"mov,mp4","start_time":"0.000000"}}`)
+	ft, err := parseFrameScan([]byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sheet, err := ContactSheet(frames, 3)
+	got, err := nearestKeyframes(ft, []int{6, 18, 53, 54, 55, 66})
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := decodeJPEG(t, sheet)
-	// 8 frames of 352x192 in 3 columns: cells of 320x174, 3 rows.
-	if b := img.Bounds(); b.Dx() != 3*(320+4)+4 || b.Dy() != 3*(174+16+4)+4 {
-		t.Errorf("sheet is %dx%d", b.Dx(), b.Dy())
-	}
-	if _, err := ContactSheet(nil, 3); err == nil {
-		t.Error("no frames: no error")
-	}
-	if _, err := ContactSheet([]Frame{{Index: 1}}, 3); err == nil {
-		t.Error("frame without data: no error")
+	if want := []int{0, 12, 48, 48, 60, 60}; !slices.Equal(got, want) {
+		t.Errorf("keyframes %v, want %v", got, want)
 	}
 }
 

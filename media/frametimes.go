@@ -22,6 +22,11 @@ type frameTimes struct {
 	// packets carry none (Unreliable).
 	PTS []float64
 	Key []bool // by frame index (decode order when Unreliable)
+	// Ticks holds each frame's pts in the stream's time base, by frame
+	// index, when every packet has one (nil otherwise): PTS are rounded
+	// to the microsecond and their differences carry float noise, so
+	// equal distances in time are compared in ticks.
+	Ticks []int64
 	// Start is the container's start_time: ffmpeg's -copyts timestamps
 	// are PTS+Start.
 	Start float64
@@ -79,7 +84,7 @@ func (ft frameTimes) keyframes() []int {
 // frameScanArgs list the first video stream's packet timestamps and flags.
 func frameScanArgs(url string) []string {
 	return []string{"-v", "error", "-select_streams", "V:0",
-		"-show_entries", "packet=pts_time,flags:format=start_time,format_name",
+		"-show_entries", "packet=pts,pts_time,flags:format=start_time,format_name",
 		"-print_format", "json", url}
 }
 
@@ -110,6 +115,7 @@ func scanFrames(ctx context.Context, url string) (frameTimes, error) {
 func parseFrameScan(data []byte) (frameTimes, error) {
 	var p struct {
 		Packets []struct {
+			Ticks *int64 `json:"pts"`
 			PTS   string `json:"pts_time"`
 			Flags string `json:"flags"`
 		} `json:"packets"`
@@ -124,10 +130,12 @@ func parseFrameScan(data []byte) (frameTimes, error) {
 	ft := frameTimes{Start: parseFloat(p.Format.StartTime)}
 	ft.Format, _, _ = strings.Cut(p.Format.FormatName, ",")
 	type pkt struct {
-		t   float64
-		key bool
+		t     float64
+		ticks int64
+		key   bool
 	}
 	pkts := make([]pkt, 0, len(p.Packets))
+	ticks := true
 	for _, k := range p.Packets {
 		if strings.Contains(k.Flags, "D") {
 			continue
@@ -136,7 +144,13 @@ func parseFrameScan(data []byte) (frameTimes, error) {
 		if !ok {
 			ft.Unreliable = true
 		}
-		pkts = append(pkts, pkt{t - ft.Start, strings.Contains(k.Flags, "K")})
+		n := pkt{t: t - ft.Start, key: strings.Contains(k.Flags, "K")}
+		if k.Ticks != nil {
+			n.ticks = *k.Ticks
+		} else {
+			ticks = false
+		}
+		pkts = append(pkts, n)
 	}
 	if len(pkts) == 0 {
 		return frameTimes{}, fmt.Errorf("%w: no video packets", ErrCorrupt)
@@ -144,12 +158,18 @@ func parseFrameScan(data []byte) (frameTimes, error) {
 	if !ft.Unreliable {
 		sort.SliceStable(pkts, func(i, j int) bool { return pkts[i].t < pkts[j].t })
 		ft.PTS = make([]float64, len(pkts))
+		if ticks {
+			ft.Ticks = make([]int64, len(pkts))
+		}
 	}
 	ft.Key = make([]bool, len(pkts))
 	for i, k := range pkts {
 		ft.Key[i] = k.key
 		if ft.PTS != nil {
 			ft.PTS[i] = k.t
+		}
+		if ft.Ticks != nil {
+			ft.Ticks[i] = k.ticks
 		}
 	}
 	return ft, nil

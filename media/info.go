@@ -32,7 +32,12 @@ type Info struct {
 	ColorModel  string `json:"color_model,omitempty"` // e.g. ycbcr, cmyk, gray, rgba, paletted, rgba64
 
 	// Videos.
-	Duration        float64 `json:"duration_s,omitempty"`
+	Duration float64 `json:"duration_s,omitempty"`
+	// DurationSource says where Duration came from when the container
+	// and stream do not state it: "stream_tag" (Matroska's DURATION tag)
+	// or "packets" (the last frame's timestamp plus one frame: the file
+	// was written to a pipe or by a live muxer).
+	DurationSource  string  `json:"duration_source,omitempty"`
 	FPS             float64 `json:"source_fps,omitempty"` // average frame rate
 	RealFPS         float64 `json:"real_fps,omitempty"`   // r_frame_rate
 	Frames          int     `json:"source_frames,omitempty"`

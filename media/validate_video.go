@@ -20,9 +20,12 @@ import (
 //	                                 frame list fits (error when not)
 //	video.too_long          warning  over spec.VideoMaxSeconds, but the
 //	                                 frame list fits (error when not)
-//	video.too_large_base64  error    base64 data URL of 10 MB or more (fixable)
-//	video.too_large_path    error    file over 100 MB (fixable)
-//	video.too_large_url     error    file over the model's URL limit (fixable)
+//	video.too_large_base64  warning  base64 data URL of 10 MB or more, but the
+//	                                 frame list fits (error when not)
+//	video.too_large_path    warning  file over 100 MB, but the frame list
+//	                                 fits (error when not)
+//	video.too_large_url     warning  file over the model's URL limit, but the
+//	                                 frame list fits (error when not)
 //	video.frames_too_few    error    plan below spec.ImageListMin frames
 //	video.frames_too_many   error    plan above spec.ImageListMax frames
 //	video.format_unlisted   warning  a container the API does not list
@@ -139,8 +142,10 @@ func formatName(info Info) string {
 }
 
 // videoSizeProblems compares the file's size with the transport's limit.
-// Vision sends extracted frames instead of the file, so the problem is
-// fixable when the frame list fits the image-list limits.
+// Vision sends extracted frames instead of the file, so the problem is only
+// a warning when the frame list fits the image-list limits (as
+// video.too_long and image.too_large_base64 are), an error when nothing can
+// be sent.
 func videoSizeProblems(info Info, spec tokens.Spec, t Transport, framesFit bool) []Problem {
 	var code, what string
 	var got, limit int64
@@ -160,11 +165,11 @@ func videoSizeProblems(info Info, spec tokens.Spec, t Transport, framesFit bool)
 	if limit <= 0 || !over() {
 		return nil
 	}
-	fix := "re-encode it smaller or send a shorter clip (--start/--end)"
+	sev, fix := SeverityError, "re-encode it smaller or send a shorter clip (--start/--end)"
 	if framesFit {
-		fix = "none needed: vision sends the sampled frames instead of the file"
+		sev, fix = SeverityWarning, "none needed: vision sends the sampled frames instead of the file"
 	}
-	return []Problem{{Code: code, Severity: SeverityError, Path: info.Path, Fix: fix,
+	return []Problem{{Code: code, Severity: sev, Path: info.Path, Fix: fix,
 		Message: fmt.Sprintf("is %s as a %s, over the API's %s limit", fmtBytes(got), what, fmtBytes(limit))}}
 }
 
@@ -188,6 +193,13 @@ func fmtDuration(s float64) string {
 //	tool.missing           ffprobe or ffmpeg not installed; the fix is the
 //	                       install command
 //	file.corrupt           ErrCorrupt, with ffprobe's reason
+//	video.damaged          extraction: a planned frame could not be
+//	                       decoded (ErrFrameMissing), another came instead
+//	                       (ErrWrongFrame) or ffmpeg failed decoding (a
+//	                       *ToolError from ffmpeg); the fix is the
+//	                       re-encoding command
+//	video.seek_missed      extraction: a forced seek missed a frame
+//	                       (ErrSeekMissed); the fix is a pass (--mode pass)
 //	video.unreadable       anything else
 func VideoErrorProblem(path string, err error) Problem {
 	p := Problem{Severity: SeverityError, Path: path}
@@ -215,9 +227,22 @@ func VideoErrorProblem(path string, err error) Problem {
 		}
 		p.Code, p.Message = "file.corrupt", "is corrupt or truncated: "+reason
 		p.Fix = "re-export or re-download it; if a player can read it, re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
+	case errors.Is(err, ErrSeekMissed):
+		p.Code, p.Message = "video.seek_missed", "cannot be extracted by seeking: "+errorText(path, err)
+		p.Fix = "extract in one pass: --mode pass (or auto)"
+	case errors.Is(err, ErrFrameMissing), errors.Is(err, ErrWrongFrame), errors.As(err, &te) && te.Tool == "ffmpeg":
+		p.Code, p.Message = "video.damaged", "is damaged: "+errorText(path, err)
+		p.Fix = "re-encode it, which keeps what can be decoded (ffmpeg -i IN -c:v libx264 -crf 18 OUT.mp4), and use the copy"
 	default:
 		p.Code, p.Message = "video.unreadable", fmt.Sprintf("cannot be read as a video: %v", err)
 		p.Fix = "check the file; re-download or re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4)"
 	}
 	return p
+}
+
+// errorText is err's message without the "extract frames of PATH: "
+// wrapper and the sentinels' "media: " prefix.
+func errorText(path string, err error) string {
+	s := strings.TrimPrefix(err.Error(), "extract frames of "+path+": ")
+	return strings.ReplaceAll(s, "media: ", "")
 }

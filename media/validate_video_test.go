@@ -78,7 +78,8 @@ func TestValidateVideoLimits(t *testing.T) {
 			for _, p := range ps {
 				// A limit on the file is only a warning while the
 				// frame list vision sends instead fits.
-				if warn := p.Code == "video.too_long" && c.plan != nil && c.plan.Frames <= spec.ImageListMax; warn != (p.Code == "video.too_long" && p.Severity == SeverityWarning) {
+				fileLimit := p.Code == "video.too_long" || strings.HasPrefix(p.Code, "video.too_large_")
+				if warn := fileLimit && c.plan != nil && c.plan.Frames <= spec.ImageListMax; warn != (fileLimit && p.Severity == SeverityWarning) {
 					t.Errorf("%s is %s", p.Code, p.Severity)
 				}
 			}

@@ -103,7 +103,9 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 	}
 	bad := false
 	err = forEachOrdered(ctx, len(inputs), cfg.probeWorkers(),
-		func(ctx context.Context, i int) Estimate { return estimateOne(ctx, cfg, inputs[i], 0) },
+		func(ctx context.Context, i int) Estimate {
+			return PlanExact(ctx, cfg, estimateOne(ctx, cfg, inputs[i], 0))
+		},
 		func(e Estimate) error {
 			if e.Status != StatusOK {
 				bad = true
@@ -125,22 +127,14 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 		switch e.Kind {
 		case media.KindImage:
 			counts.images++
-			res.Estimate.ImageTokens += e.Tokens
 		case media.KindVideo:
 			counts.videos++
 			if e.Video != nil && e.Video.Frames <= cfg.Spec.ImagesPerRequestBase64 {
 				counts.base64Frames += e.Video.Frames // longer lists are uploaded anyway
 			}
-			res.Estimate.VideoTokens += e.Tokens
 		}
-		res.Estimate.InputTokens += e.InputTokens
 	}
-	res.Estimate.InputTokens += PromptTokens(cfg.Prompt)
-	res.Estimate.OutputTokens = cfg.OutputTokens
-	if res.Estimate.OutputTokens == 0 {
-		res.Estimate.OutputTokens = o.MaxTokens
-	}
-	res.EstCost = cfg.prices().Cost(cfg.Model, cfg.region(), res.Estimate.InputTokens, res.Estimate.OutputTokens)
+	res.estimate(cfg, o)
 	upload, err := counts.transport(cfg)
 	if err != nil {
 		return res, err
@@ -162,12 +156,27 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 		func(ctx context.Context, i int) error {
 			p, err := prepare(ctx, cfg, res.Items[i], po)
 			res.Prepared[i] = p
+			// A video that cannot be extracted (damaged) is the input's
+			// failure, with its problem and fix, not the request's.
+			if e := res.Items[i]; err != nil && ctx.Err() == nil && e.Kind == media.KindVideo {
+				if pr, ok := extractProblem(e.Path, err); ok {
+					e.clearCost()
+					res.Items[i] = failedWith(e, "prepare", err, pr)
+					return ErrItems
+				}
+			}
 			return err
 		},
 		func(err error) error { return err })
 	if err != nil {
 		return res, err
 	}
+	for i, p := range res.Prepared {
+		if p.Replanned != nil { // the frames sent were planned otherwise
+			res.Items[i] = *p.Replanned
+		}
+	}
+	res.estimate(cfg, o)
 	contents := make([]dashscope.Content, 0, len(res.Prepared)+1)
 	for _, p := range res.Prepared {
 		contents = append(contents, p.Content)
@@ -200,4 +209,23 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 		res.Cost = cfg.prices().Cost(cfg.Model, cfg.region(), u.InputTokens, u.OutputTokens)
 	}
 	return res, err
+}
+
+// estimate totals the request's estimated usage and cost from its items.
+func (res *AskResult) estimate(cfg Config, o AskOptions) {
+	u := Usage{InputTokens: PromptTokens(cfg.Prompt), OutputTokens: cfg.OutputTokens}
+	if u.OutputTokens == 0 {
+		u.OutputTokens = o.MaxTokens
+	}
+	for _, e := range res.Items {
+		switch e.Kind {
+		case media.KindImage:
+			u.ImageTokens += e.Tokens
+		case media.KindVideo:
+			u.VideoTokens += e.Tokens
+		}
+		u.InputTokens += e.InputTokens
+	}
+	res.Estimate = u
+	res.EstCost = cfg.prices().Cost(cfg.Model, cfg.region(), u.InputTokens, u.OutputTokens)
 }

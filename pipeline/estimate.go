@@ -37,6 +37,7 @@ type Estimate struct {
 	Frames        int             `json:"frames"`
 	SampleFPS     float64         `json:"sample_fps,omitempty"`
 	DurationS     float64         `json:"duration_s,omitempty"`
+	DurationFrom  string          `json:"duration_source,omitempty"` // "packets" or "stream_tag" when the container states none
 	SourceFPS     float64         `json:"source_fps,omitempty"`
 	SourceFrames  int             `json:"source_frames,omitempty"`    // frames in the video
 	FramesEst     bool            `json:"frames_estimated,omitempty"` // SourceFrames derived from duration × fps
@@ -63,6 +64,10 @@ type Estimate struct {
 	Image *tokens.ImagePlan `json:"-"`
 	Video *tokens.FramePlan `json:"-"`
 	In    Input             `json:"-"`
+
+	// HeaderFrames is the header's frame count when ExactVideo re-planned
+	// from a different exact count (0 otherwise).
+	HeaderFrames int `json:"-"`
 }
 
 // FrameList is a video estimated as the list of frames vision sends.
@@ -354,6 +359,7 @@ func estimateVideo(cfg Config, e *Estimate) {
 	info := e.Info
 	e.DurationS, e.SourceFPS, e.SourceFrames, e.FramesEst = info.Duration, info.FPS, info.Frames, info.FramesEstimated
 	e.VFR, e.Rotation, e.Codec = info.VFR, info.Rotation, info.Codec
+	e.DurationFrom = info.DurationSource
 	p, err := tokens.PlanVideo(tokens.VideoSource{Width: info.Width, Height: info.Height, Frames: info.Frames, FPS: info.FPS}, cfg.Spec, cfg.Video)
 	var plan *tokens.FramePlan
 	if err == nil {
@@ -361,6 +367,7 @@ func estimateVideo(cfg Config, e *Estimate) {
 	}
 	e.Problems = append(e.Problems, media.ValidateVideoWith(info, cfg.Spec, plan, cfg.transport(), cfg.Video)...)
 	if err != nil {
+		e.Problems = append(e.Problems, videoPlanProblem(e.Path, info, err))
 		e.fail("plan", trimTokens(err))
 		return
 	}
@@ -412,10 +419,25 @@ func problemMessage(path string, err error) string {
 }
 
 // trimPath removes path (with its "probe PATH:" wrappers) and the "media: "
-// prefix of sentinels from a message.
+// prefix of sentinels from a message. A wrapper counts only at the start of
+// the message or of one of its ": "-separated parts, never inside a longer
+// path (ffprobe's "file:/abs/v/x.mp4: Invalid data" keeps its path whole).
 func trimPath(path, s string) string {
 	for _, op := range []string{"probe ", "decode ", "prepare ", ""} {
-		s = strings.ReplaceAll(s, op+path+": ", "")
+		w := op + path + ": "
+		for from := 0; ; {
+			i := strings.Index(s[from:], w)
+			if i < 0 {
+				break
+			}
+			i += from
+			if i == 0 || strings.HasSuffix(s[:i], ": ") {
+				s = s[:i] + s[i+len(w):]
+				from = i
+			} else {
+				from = i + 1
+			}
+		}
 	}
 	return strings.ReplaceAll(s, "media: ", "")
 }

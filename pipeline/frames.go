@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/qwen-vision/vision/media"
 	"github.com/qwen-vision/vision/tokens"
@@ -16,7 +18,7 @@ import (
 type FramesOptions struct {
 	OutDir       string            // required; one folder per video below it
 	Mode         media.ExtractMode // auto (default), pass, seek or keyframes
-	ContactSheet bool              // also write contact.jpg per video
+	ContactSheet bool              // also write contact.jpg (and contact_2.jpg… for long lists) per video
 	QScale       int               // MJPEG -q:v; 0: media's default
 }
 
@@ -33,8 +35,11 @@ type Manifest struct {
 	Tokens      int            `json:"tokens"`
 	InputTokens int            `json:"input_tokens"`
 	Frames      []ManifestItem `json:"frames"`
-	// ContactSheet is the contact sheet's file name, if one was written.
-	ContactSheet string `json:"contact_sheet,omitempty"`
+	// ContactSheet is the (first) contact sheet's file name, if one was
+	// written; ContactSheets lists every sheet, one per
+	// media.ContactSheetFrames frames.
+	ContactSheet  string   `json:"contact_sheet,omitempty"`
+	ContactSheets []string `json:"contact_sheets,omitempty"`
 }
 
 // ManifestSource is what ffprobe said of the video, with the frame count
@@ -45,8 +50,9 @@ type ManifestSource struct {
 	Format          string  `json:"format"`
 	Codec           string  `json:"codec,omitempty"`
 	DurationS       float64 `json:"duration_s"`
-	FPS             float64 `json:"fps"`      // average frame rate
-	RealFPS         float64 `json:"real_fps"` // r_frame_rate: the base rate of the timestamps
+	DurationSource  string  `json:"duration_source,omitempty"` // "packets" or "stream_tag": the container states none
+	FPS             float64 `json:"fps"`                       // average frame rate
+	RealFPS         float64 `json:"real_fps"`                  // r_frame_rate: the base rate of the timestamps
 	Frames          int     `json:"frames"`
 	FramesEstimated bool    `json:"frames_estimated,omitempty"`
 	// TimestampsUnreliable: the packets carry no timestamps (MPEG-PS);
@@ -143,12 +149,16 @@ func ExactVideo(ctx context.Context, cfg Config, e Estimate) Estimate {
 		p.Message = trimPath(e.Path, p.Message)
 		return failedWith(e, "scan", err, p)
 	}
+	header := e.HeaderFrames
+	if header == 0 && info.Frames != e.Info.Frames {
+		header = e.Info.Frames
+	}
 	if info.Frames == e.Info.Frames && info.VFR == e.Info.VFR && e.Status == StatusOK {
 		e.Info, e.FramesEst = info, false
 		return e
 	}
 	n := Estimate{Path: e.Path, In: e.In, Status: StatusOK, Problems: []media.Problem{}, Info: info,
-		Kind: info.Kind, Format: info.Format, Bytes: info.Bytes, Width: info.Width, Height: info.Height}
+		Kind: info.Kind, Format: info.Format, Bytes: info.Bytes, Width: info.Width, Height: info.Height, HeaderFrames: header}
 	estimateVideo(cfg, &n)
 	if n.Status == StatusOK {
 		n.price(cfg, e.PromptTokens)
@@ -156,6 +166,58 @@ func ExactVideo(ctx context.Context, cfg Config, e Estimate) Estimate {
 		n.clearCost()
 	}
 	return n
+}
+
+// PlanExact is the estimate a request is planned, gated, paced and
+// journaled from: for a video whose header frame count is not
+// trustworthy (media.Info.FramesEstimated: MKV, WEBM, MPEG-TS/PS, Ogg, an
+// MP4 whose edit list hides packets) it is ExactVideo's, so what `ask` and
+// `run` show and charge is what they send; other estimates are returned as
+// they are (Prepare still scans those, and reports a plan that changed).
+// `estimate` stays header-only and says frames_estimated instead.
+//
+// A video that will be sent needs ffmpeg to extract its frames: without it
+// the estimate fails here with tool.missing and the install command, as
+// it does without ffprobe, before anything is scanned or sent.
+func PlanExact(ctx context.Context, cfg Config, e Estimate) Estimate {
+	if e.Kind != media.KindVideo || e.Status != StatusOK {
+		return e
+	}
+	if e = needFFmpeg(e); e.Status != StatusOK || !e.Info.FramesEstimated {
+		return e
+	}
+	return ExactVideo(ctx, cfg, e)
+}
+
+// needFFmpeg fails a video estimate when ffmpeg, which extracts its
+// frames, is not installed (tool.missing, with the install command).
+func needFFmpeg(e Estimate) Estimate {
+	if err := media.FindTool("ffmpeg"); err != nil {
+		e.clearCost()
+		return failedWith(e, "extract", err, media.VideoErrorProblem(e.Path, err))
+	}
+	return e
+}
+
+// videoPlanProblem is the problem of a video whose frames cannot be
+// planned with the options given (video.plan): the reason, and the
+// options to change.
+func videoPlanProblem(path string, info media.Info, err error) media.Problem {
+	p := media.Problem{Code: "video.plan", Severity: media.SeverityError, Path: path,
+		Message: "cannot be planned: " + trimTokens(err), Fix: "change the video options (--fps, --nframes, --max-frames, --start/--end)"}
+	var oe *tokens.OptionError
+	switch {
+	case !errors.As(err, &oe):
+	case oe.Option == "start/end":
+		p.Fix = fmt.Sprintf("give --start/--end within the video (0–%.2fs) with start before end", info.Duration)
+	case !strings.Contains(oe.Option, " "):
+		flags := strings.Split(oe.Option, "/")
+		for i, f := range flags {
+			flags[i] = "--" + strings.ReplaceAll(f, "_", "-")
+		}
+		p.Fix = fmt.Sprintf("change %s for this video (%.2fs, %d frames at %.4g fps)", strings.Join(flags, "/"), info.Duration, info.Frames, info.FPS)
+	}
+	return p
 }
 
 func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used map[string]bool) FramesResult {
@@ -166,9 +228,7 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 	}
 	if r.Kind == media.KindVideo && r.Info.Frames > 0 {
 		// Check for ffmpeg before anything is scanned or created.
-		if err := media.FindTool("ffmpeg"); err != nil {
-			r.Estimate.clearCost()
-			r.Estimate = failedWith(r.Estimate, "extract", err, media.VideoErrorProblem(in.Path, err))
+		if r.Estimate = needFFmpeg(r.Estimate); r.Status != StatusOK {
 			return r
 		}
 		r.Estimate = ExactVideo(ctx, cfg, r.Estimate)
@@ -189,16 +249,36 @@ func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used 
 	}
 	used[dir] = true
 	r.Dir = dir
-	m, stage, err := writeFrames(ctx, cfg, *e, o, dir)
+	m, written, stage, err := writeFrames(ctx, cfg, *e, o, dir)
+	r.Written = written
 	if m != nil {
-		r.Mode, r.Written = m.Mode, len(m.Frames)
+		r.Mode = m.Mode
 	}
 	if err != nil {
+		if p, ok := extractProblem(e.Path, err); ok && stage == "extract" {
+			if p.Code == "video.damaged" && o.Mode != media.ExtractKeyframes {
+				p.Fix += ", or take the keyframes nearest the planned times (--keyframes)"
+			}
+			e.Problems = append(e.Problems, p)
+		}
 		e.fail(stage, err.Error())
 		return r
 	}
 	r.Manifest = filepath.Join(dir, manifestName)
 	return r
+}
+
+// extractProblem is the problem of a video whose frames could not be
+// extracted because of the file (damaged, corrupt, a seek that missed) or
+// a missing ffmpeg (media.VideoErrorProblem); ok is false for other
+// errors (an interruption, an upload, a full disk).
+func extractProblem(path string, err error) (media.Problem, bool) {
+	var te *media.ToolError
+	if !errors.Is(err, media.ErrFrameMissing) && !errors.Is(err, media.ErrCorrupt) && !errors.Is(err, media.ErrToolMissing) &&
+		!errors.Is(err, media.ErrWrongFrame) && !errors.As(err, &te) {
+		return media.Problem{}, false
+	}
+	return media.VideoErrorProblem(path, err), true
 }
 
 const manifestName = "manifest.json"
@@ -207,29 +287,47 @@ const manifestName = "manifest.json"
 // once all are there, replaces the files a previous manifest in dir lists
 // (and nothing else) with them and writes the manifest: a failed or
 // interrupted run leaves dir as it was. It returns the manifest (nil if
-// extraction did not start) and, on error, the stage that failed.
-func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, dir string) (*Manifest, string, error) {
+// extraction did not start), the number of frames now in dir (0 when it
+// failed before moving any there: the hidden folder is removed) and, on
+// error, the stage that failed.
+func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, dir string) (*Manifest, int, string, error) {
 	_, statErr := os.Stat(dir)
 	created := os.IsNotExist(statErr)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "write", err
+		return nil, 0, "write", err
 	}
 	tmp, err := os.MkdirTemp(dir, ".frames-")
 	if err != nil {
-		return nil, "write", err
+		return nil, 0, "write", err
 	}
 	defer os.RemoveAll(tmp)
-	fail := func(m *Manifest, stage string, err error) (*Manifest, string, error) {
+	fail := func(m *Manifest, stage string, err error) (*Manifest, int, string, error) {
 		if created {
 			os.RemoveAll(tmp)
 			os.Remove(dir) // only if empty: nothing of ours is left
 		}
-		return m, stage, err
+		return m, 0, stage, err
 	}
 
 	plan := *e.Video
 	m := newManifest(cfg, e)
-	var sheet []media.Frame
+	// Each frame is drawn into its contact sheet as it arrives and each
+	// sheet written once complete: memory holds one sheet, not the frames.
+	var sheets *media.ContactSheets
+	var sheetErr error
+	if o.ContactSheet {
+		sheets, err = media.NewContactSheets(len(plan.Indices), plan.ResizedWidth, plan.ResizedHeight, func(s int, data []byte) error {
+			name := contactSheetName(s)
+			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+				return err
+			}
+			m.ContactSheets = append(m.ContactSheets, name)
+			return nil
+		})
+		if err != nil {
+			return fail(m, "contact-sheet", err)
+		}
+	}
 	x, err := media.Extract(ctx, e.Path, e.Info, plan, media.ExtractOptions{
 		Mode: o.Mode, QScale: o.QScale,
 		OnFrame: func(f media.Frame) error {
@@ -238,48 +336,55 @@ func writeFrames(ctx context.Context, cfg Config, e Estimate, o FramesOptions, d
 				return err
 			}
 			m.Frames = append(m.Frames, ManifestItem{Index: f.Index, TimeS: f.TimeS, File: name})
-			if o.ContactSheet {
-				sheet = append(sheet, f)
+			if sheets != nil {
+				sheetErr = sheets.Add(f)
 			}
-			return nil
+			return sheetErr
 		},
 	})
 	m.Mode, m.ModeNote = string(x.Mode), x.Note
-	if err != nil {
+	if sheetErr == nil && sheets != nil && err == nil {
+		sheetErr = sheets.Close()
+	}
+	switch {
+	case sheetErr != nil:
+		return fail(m, "contact-sheet", sheetErr)
+	case err != nil:
 		return fail(m, "extract", err)
 	}
-	if o.ContactSheet && len(sheet) > 0 {
-		data, err := media.ContactSheet(sheet, 0)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(tmp, contactName), data, 0o644)
-		}
-		if err != nil {
-			return fail(m, "contact-sheet", err)
-		}
-		m.ContactSheet = contactName
+	if len(m.ContactSheets) > 0 {
+		m.ContactSheet = m.ContactSheets[0]
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fail(m, "manifest", err)
 	}
 	removeListed(dir)
-	for _, f := range m.Frames {
+	for k, f := range m.Frames {
 		if err := os.Rename(filepath.Join(tmp, f.File), filepath.Join(dir, f.File)); err != nil {
-			return m, "write", err
+			return m, k, "write", err
 		}
 	}
-	if m.ContactSheet != "" {
-		if err := os.Rename(filepath.Join(tmp, contactName), filepath.Join(dir, contactName)); err != nil {
-			return m, "write", err
+	n := len(m.Frames)
+	for _, name := range m.ContactSheets {
+		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(dir, name)); err != nil {
+			return m, n, "write", err
 		}
 	}
 	if err := media.WriteFileAtomic(filepath.Join(dir, manifestName), append(data, '\n'), 0o644); err != nil {
-		return m, "manifest", err
+		return m, n, "manifest", err
 	}
-	return m, "", nil
+	return m, n, "", nil
 }
 
-const contactName = "contact.jpg"
+// contactSheetName is the file of contact sheet s: contact.jpg, then
+// contact_2.jpg, contact_3.jpg… for lists longer than one sheet holds.
+func contactSheetName(s int) string {
+	if s == 0 {
+		return "contact.jpg"
+	}
+	return fmt.Sprintf("contact_%d.jpg", s+1)
+}
 
 // removeListed deletes the frames and contact sheet that the manifest.json
 // in dir lists, so a new run with fewer frames leaves no stale ones. Only
@@ -295,7 +400,7 @@ func removeListed(dir string) {
 	if json.Unmarshal(data, &old) != nil {
 		return
 	}
-	names := []string{old.ContactSheet}
+	names := append([]string{old.ContactSheet}, old.ContactSheets...)
 	for _, f := range old.Frames {
 		names = append(names, f.File)
 	}
@@ -322,7 +427,7 @@ func newManifest(cfg Config, e Estimate) *Manifest {
 	}
 	return &Manifest{
 		Source: ManifestSource{Path: e.Path, Bytes: info.Bytes, Format: info.Format, Codec: info.Codec,
-			DurationS: info.Duration, FPS: info.FPS, RealFPS: info.RealFPS, Frames: info.Frames, FramesEstimated: info.FramesEstimated,
+			DurationS: info.Duration, DurationSource: info.DurationSource, FPS: info.FPS, RealFPS: info.RealFPS, Frames: info.Frames, FramesEstimated: info.FramesEstimated,
 			TimestampsUnreliable: info.TimestampsUnreliable, VFR: info.VFR, Width: info.Width, Height: info.Height,
 			CodedWidth: info.CodedWidth, CodedHeight: info.CodedHeight, SampleAspect: info.SampleAspect,
 			Rotation: info.Rotation, HasAudio: info.HasAudio},

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,10 +115,7 @@ func frameNames(m *Manifest) []string {
 	for _, f := range m.Frames {
 		names = append(names, f.File)
 	}
-	if m.ContactSheet != "" {
-		names = append(names, m.ContactSheet)
-	}
-	return names
+	return append(names, m.ContactSheets...)
 }
 
 // videoSetup skips without ffmpeg and ffprobe, and returns the default
@@ -208,6 +206,16 @@ func TestFramesFailureKeepsFolder(t *testing.T) {
 	if r.Status != StatusFailed || r.Stage != "extract" || m != nil || !strings.Contains(r.Error, "not decoded") {
 		t.Fatalf("second run: %s %s %q", r.Status, r.Stage, r.Error)
 	}
+	if len(r.Problems) != 1 || r.Problems[0].Code != "video.damaged" || !strings.Contains(r.Problems[0].Fix, "ffmpeg -i IN") ||
+		!strings.Contains(r.Problems[0].Fix, "--keyframes") {
+		t.Errorf("problems %+v, want one video.damaged with the re-encoding fix", r.Problems)
+	}
+	if c := errorClass(fmt.Errorf("send: %w", media.ErrFrameMissing)); c != "video.damaged" {
+		t.Errorf("run's error class %q, want video.damaged", c)
+	}
+	if r.Written != 0 { // the frames before the damage were rolled back
+		t.Errorf("a failed run reports %d frames written", r.Written)
+	}
 	if got := listDir(t, dir); !slices.Equal(got, before) {
 		t.Errorf("folder %v, was %v", got, before)
 	}
@@ -244,5 +252,75 @@ func TestFramesWithoutFFmpeg(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("output folder created: %v", err)
+	}
+}
+
+// TestPrepareReportsReplan: a video whose header count looked exact but
+// is not (here: 96 where the packets hold 100) is sent as planned from the
+// packets, and Prepare says so with the estimate of what it sent, so Ask
+// and Run show and charge that; an exact estimate is sent as it is.
+func TestPrepareReportsReplan(t *testing.T) {
+	cfg, video, _ := videoSetup(t, "cfr_h264.mp4")
+	ctx := context.Background()
+	e := estimateOne(ctx, cfg, Input{Path: video}, 0)
+	if e.Status != StatusOK || e.Info.FramesEstimated || e.Info.Frames != 100 {
+		t.Fatalf("estimate: %s %s, %d frames", e.Status, e.Error, e.Info.Frames)
+	}
+	if p, err := Prepare(ctx, cfg, e, nil); err != nil || p.Replanned != nil {
+		t.Fatalf("exact estimate: replanned %v, %v", p.Replanned, err)
+	}
+	off := Estimate{Path: e.Path, In: e.In, Status: StatusOK, Problems: []media.Problem{}, Info: e.Info, Kind: e.Kind, Format: e.Format, Bytes: e.Bytes, Width: e.Width, Height: e.Height}
+	off.Info.Frames, off.Info.Duration = 96, 3.84
+	cfg.Video = tokens.VideoOptions{FPS: 4}
+	estimateVideo(cfg, &off)
+	p, err := Prepare(ctx, cfg, off, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Replanned
+	if r == nil || r.Info.Frames != 100 || r.Video == nil || len(p.Frames) != r.Video.Frames {
+		t.Fatalf("replanned %+v, %d frames sent", r, len(p.Frames))
+	}
+	if want := tokens.FrameIndices(0, 99, r.Video.Frames); !slices.Equal(r.Video.Indices, want) || slices.Equal(r.Video.Indices, off.Video.Indices) {
+		t.Errorf("sent %v (estimated %v), want %v", r.Video.Indices, off.Video.Indices, want)
+	}
+	if r.InputTokens != r.Video.InputTokens || !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "the header said 96") }) {
+		t.Errorf("input tokens %d (plan %d), notes %q", r.InputTokens, r.Video.InputTokens, p.Notes)
+	}
+}
+
+// TestFramesContactSheets: a list longer than one sheet holds gets several
+// sheets (contact.jpg, contact_2.jpg), all in the manifest, each frame
+// drawn once; a re-run with a shorter list removes the sheets it no
+// longer writes.
+func TestFramesContactSheets(t *testing.T) {
+	cfg, src, out := videoSetup(t, "cfr_h264.mp4")
+	video := filepath.Join(t.TempDir(), "long.mkv") // 24 s, 600 frames
+	if b, err := exec.Command("ffmpeg", "-v", "error", "-stream_loop", "5", "-i", "file:"+src, "-c", "copy", "file:"+video).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	n := media.ContactSheetFrames + 20
+	cfg.Video = tokens.VideoOptions{NFrames: n, MinPixels: 4096, MaxPixels: 64 * 64} // 64x32 frames
+	r, m := extractOne(t, cfg, video, out, FramesOptions{ContactSheet: true})
+	if r.Status != StatusOK || m == nil || len(m.Frames) != n || m.Width != 64 || m.Height != 32 {
+		t.Fatalf("%s %s", r.Status, r.Error)
+	}
+	dir := filepath.Join(out, "long.mkv")
+	if !slices.Equal(m.ContactSheets, []string{"contact.jpg", "contact_2.jpg"}) || m.ContactSheet != "contact.jpg" {
+		t.Fatalf("sheets %q (first %q) for %d frames", m.ContactSheets, m.ContactSheet, len(m.Frames))
+	}
+	for _, name := range m.ContactSheets {
+		info, err := media.Probe(context.Background(), filepath.Join(dir, name))
+		// 60 frames of 64x32 each: 8x8 cells of 68x52 (with gap and label).
+		if err != nil || info.Width != 8*(64+4)+4 || info.Height != 8*(32+16+4)+4 {
+			t.Errorf("%s: %dx%d, %v", name, info.Width, info.Height, err)
+		}
+	}
+	cfg.Video = tokens.VideoOptions{FPS: 2}
+	_, m = extractOne(t, cfg, video, out, FramesOptions{ContactSheet: true})
+	want := frameNames(m)
+	slices.Sort(want)
+	if got := listDir(t, dir); !slices.Equal(got, want) || len(m.ContactSheets) != 1 {
+		t.Errorf("after a shorter run: %v, want %v", got, want)
 	}
 }

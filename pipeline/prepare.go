@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/qwen-vision/vision/dashscope"
 	"github.com/qwen-vision/vision/media"
@@ -32,6 +33,10 @@ type Prepared struct {
 	Notes     []string
 	Frames    []media.Frame // videos: the frames sent (without Data)
 	Bytes     int64         // media bytes sent
+	// Replanned is set when the frames sent were planned differently
+	// from the estimate given (a video whose header count looked exact
+	// but was not): the estimate of what was sent, to show and charge.
+	Replanned *Estimate
 }
 
 // Prepare turns an estimated item into request content at exactly the
@@ -114,14 +119,20 @@ func uploadOne(ctx context.Context, cfg Config, o prepareOptions, mime string, d
 func prepareVideo(ctx context.Context, cfg Config, e Estimate, o prepareOptions) (Prepared, error) {
 	// The header's frame count is an estimate in MKV, WEBM and MPEG files
 	// and wrong in trimmed MP4s: plan from the packet scan, so the frames
-	// sent are the ones qwen-vl-utils would pick (ExactVideo).
-	headerFrames := e.Info.Frames
+	// sent are the ones qwen-vl-utils would pick (ExactVideo). Ask and Run
+	// planned those from the scan already (PlanExact), which is reused
+	// here; a plan that still changes is reported in Replanned.
+	given := e
 	if e = ExactVideo(ctx, cfg, e); e.Status != StatusOK {
 		return Prepared{}, fmt.Errorf("prepare %s: %s", e.Path, e.Error)
 	}
 	out := Prepared{Transport: SendBase64}
-	if e.Info.Frames != headerFrames {
-		out.Notes = append(out.Notes, fmt.Sprintf("planned from the exact count of %d frames (the header said %d)", e.Info.Frames, headerFrames))
+	if e.HeaderFrames > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("planned from the exact count of %d frames (the header said %d)", e.Info.Frames, e.HeaderFrames))
+	}
+	if !samePlan(given, e) {
+		r := e
+		out.Replanned = &r
 	}
 	n := len(e.Video.Indices)
 	upload := o.upload || n > cfg.Spec.ImagesPerRequestBase64
@@ -159,6 +170,17 @@ func prepareVideo(ctx context.Context, cfg Config, e Estimate, o prepareOptions)
 		out.Content.TotalPixels = int(cfg.Video.TotalPixels)
 	}
 	return out, nil
+}
+
+// samePlan reports whether two estimates of a video send the same frames
+// at the same size, rate and price.
+func samePlan(a, b Estimate) bool {
+	if a.Video == nil || b.Video == nil {
+		return a.Video == b.Video
+	}
+	return slices.Equal(a.Video.Indices, b.Video.Indices) && a.Video.SampleFPS == b.Video.SampleFPS &&
+		a.Video.ResizedWidth == b.Video.ResizedWidth && a.Video.ResizedHeight == b.Video.ResizedHeight &&
+		a.InputTokens == b.InputTokens
 }
 
 // setPixels passes the pixel bounds the user chose, so the server plans the

@@ -62,7 +62,13 @@ func (r *runner) prepare(ctx context.Context, t task, up Uploader) (Prepared, er
 			return Prepared{}, ctx.Err()
 		}
 	}
-	return Prepare(ctx, r.cfg, t.it.est, up)
+	p, err := Prepare(ctx, r.cfg, t.it.est, up)
+	if e := p.Replanned; err == nil && e != nil {
+		// The frames sent were planned otherwise: pace and journal them.
+		it := t.it
+		it.est, it.inTok, it.outTok, it.cost, it.cur = *e, e.InputTokens, e.OutputTokens, e.Cost, e.Currency
+	}
+	return p, err
 }
 
 // request builds the request of one prepared task.
@@ -134,6 +140,9 @@ func errorClass(err error) string {
 	case errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported), errors.Is(err, media.ErrEmpty),
 		errors.Is(err, media.ErrNotMedia), errors.Is(err, media.ErrTooLarge):
 		return "invalid_input"
+	case errors.Is(err, media.ErrFrameMissing), errors.Is(err, media.ErrWrongFrame):
+		p, _ := extractProblem("", err)
+		return p.Code // video.damaged, video.seek_missed
 	case errors.As(err, &te):
 		return dashscope.ClassTimeout.String()
 	}

@@ -178,7 +178,7 @@ func planOne(ctx context.Context, cfg Config, ro RunOptions, in Input, prompt in
 		it.sha = sha
 	}
 	it.id = ItemID(in.Path, it.sha)
-	e := estimateOne(ctx, cfg, in, prompt)
+	e := PlanExact(ctx, cfg, estimateOne(ctx, cfg, in, prompt)) // videos planned as they will be sent
 	it.est = e
 	if e.Kind != "" {
 		it.kind = string(e.Kind)

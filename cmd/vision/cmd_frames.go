@@ -23,7 +23,7 @@ func framesCommand() *cli.Command {
 			"   vision frames --keyframes lecture.mkv -o frames/ --max-frames 64",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR` (required)"},
-			&cli.BoolFlag{Name: "contact-sheet", Usage: "also write contact.jpg: a grid of the frames with their timestamps"},
+			&cli.BoolFlag{Name: "contact-sheet", Usage: "also write contact.jpg: a grid of the frames with their timestamps (contact_2.jpg… past 100 frames)"},
 			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "extraction: auto, pass (decode once), seek (seek per frame) or keyframes"},
 			&cli.BoolFlag{Name: "keyframes", Usage: "take the keyframe nearest each planned time (fastest; true timestamps in the manifest); same as --mode keyframes"},
 			&cli.IntFlag{Name: "qscale", Usage: "JPEG quality as ffmpeg's -q:v, 2 (best) to 31"},
@@ -63,10 +63,12 @@ func runFrames(c *cli.Context) error {
 		fmt.Fprintln(tw, "PATH\tFRAMES\tSIZE\tSAMPLE FPS\tTOKENS\tMODE\tMANIFEST\tSTATUS")
 	}
 	o := pipeline.FramesOptions{OutDir: c.String("output"), Mode: mode, ContactSheet: c.Bool("contact-sheet"), QScale: c.Int("qscale")}
+	var problems []media.Problem
 	sum, err := pipeline.ExtractFiles(c.Context, cfg, c.Args().Slice(), c.App.Reader, o, func(r pipeline.FramesResult) error {
 		if c.Bool("json") {
 			return enc.Encode(r)
 		}
+		problems = append(problems, r.Problems...)
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%d\t%s\t%s\t%s\n", shown(r.Path), r.Written, sizeText(r.ResizedWidth, r.ResizedHeight),
 			r.SampleFPS, r.Tokens, orDash(r.Mode), orDash(r.Manifest), statusText(r.Estimate))
 		return nil
@@ -74,6 +76,9 @@ func runFrames(c *cli.Context) error {
 	tw.Flush()
 	if err != nil {
 		return err
+	}
+	if !c.Bool("json") {
+		writeProblems(out, problems, cfg.Strict)
 	}
 	return finishFiles(c, enc, sum, "videos extracted")
 }

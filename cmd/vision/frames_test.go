@@ -13,7 +13,7 @@ import (
 // and MPEG-PS) in every mode that applies, and prints the mode it used.
 func TestFramesCommandExactCounts(t *testing.T) {
 	needTools(t, "ffmpeg", "ffprobe")
-	files := []string{"trimmed.mp4", "cut.mkv", "clip.ts", "mpeg2.mpg"}
+	files := []string{"trimmed.mp4", "cut.mkv", "clip.ts", "mpeg2.mpg", "clip.ogv"}
 	for _, mode := range []string{"auto", "pass", "keyframes"} {
 		args := []string{"frames", "--json", "--fps", "4", "--mode", mode, "-o", t.TempDir()}
 		for _, f := range files {
@@ -64,5 +64,26 @@ func TestFramesCommandSeekHint(t *testing.T) {
 	lines := jsonLines(t, out)
 	if lines[0]["status"] != "failed" || !strings.Contains(lines[0]["error"].(string), "--mode pass") || lines[1]["status"] != "ok" {
 		t.Errorf("results: %v\n%v", lines[0], lines[1])
+	}
+}
+
+// TestFramesFailedWritesNothing: a video that fails midway (seeking in
+// MPEG-TS) leaves no frames, and its row, in JSON and in the table, says 0
+// were written.
+func TestFramesFailedWritesNothing(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	out := t.TempDir()
+	ts := filepath.Join(videos, "clip.ts")
+	code, stdout, _ := runCLI(t, "frames", "--json", "--mode", "seek", "--fps", "4", "-o", out, ts)
+	if l := jsonLines(t, stdout)[0]; code != exitItemsFailed || l["status"] != "failed" || num(l, "written") != 0 {
+		t.Fatalf("exit %d: %v", code, l)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+	_, stdout, _ = runCLI(t, "frames", "--mode", "seek", "--fps", "4", "-o", out, ts)
+	_, row, _ := strings.Cut(stdout, "\n")
+	if f := strings.Fields(row); len(f) < 2 || f[0] != ts || f[1] != "0" {
+		t.Errorf("table:\n%s", stdout)
 	}
 }

@@ -79,6 +79,10 @@ ff -ss 1.5 -i "$tmp/long8.mp4" -c copy -t 4 $exact "$out/trimmed.mp4"
 ff -i "$tmp/long8.mp4" -c copy -t 5.7 $exact "$out/cut.mkv"
 # VFR in MKV: 55 frames, estimated 2.966 × 18.13 = 54.
 ff -i "$out/vfr.mp4" -c copy $exact "$out/vfr.mkv"
+# Matroska written to a pipe (as live and streaming muxers write it): the
+# muxer cannot seek back to fill in Duration, so none is stored; the 100
+# frames of cfr_h264.mp4 measure 4 s.
+ff -i "$out/cfr_h264.mp4" -c copy $exact -f matroska - >"$out/live.mkv"
 # MPEG-TS (start_time 1.48 s): ffmpeg's input seeking lands past the
 # frame asked for.
 ff -i "$tmp/long8.mp4" -c copy -t 4 -f mpegts $exact "$out/clip.ts"
@@ -99,7 +103,7 @@ printf 'this is a text file, not a video\n' >"$out/not_video.mp4"
 
 # Recorded ffprobe output, for the pure parser's tests.
 for f in cfr_h264.mp4 rotated_90.mp4 vfr.mp4 clip.mkv clip.webm clip.avi with_audio.mov audio_only.m4a short_1s.mp4 \
-	trimmed.mp4 cut.mkv vfr.mkv clip.ts mpeg2.mpg anamorphic.mp4 clip.ogv; do
+	trimmed.mp4 cut.mkv vfr.mkv live.mkv clip.ts mpeg2.mpg anamorphic.mp4 clip.ogv; do
 	ffprobe -v error -print_format json -show_format -show_streams "file:$out/$f" |
 		sed "s|file:$out/|file:|" >"$out/ffprobe/${f%.*}.$(echo "$f" | sed 's/.*\.//').json"
 done
