@@ -295,7 +295,7 @@ func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter 
 		timer = time.AfterFunc(timeout, func() { cancel(errRequestTimeout) })
 		defer timer.Stop()
 	}
-	st := &attemptState{redact: c.Redact}
+	st := &attemptState{redact: c.redactText}
 	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
 		if info.Err == nil {
 			st.sent.Store(true)
@@ -344,7 +344,7 @@ func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter 
 		// A body that fails to arrive still leaves the status to report.
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		// Scrub first: the decoders cut long text, possibly inside the key.
-		data = []byte(c.Redact(string(data)))
+		data = []byte(c.redactText(string(data)))
 		var apiErr *APIError
 		if cl.decodeErr != nil {
 			apiErr = cl.decodeErr(resp, data)
@@ -386,7 +386,7 @@ func (c *Client) partialFailure(resp *http.Response, cl *call, st *attemptState)
 	if err := cl.decode(resp, bytes.NewReader(data), st); err == nil {
 		return nil
 	}
-	apiErr := decodeAPIError(resp, []byte(c.Redact(string(data))))
+	apiErr := decodeAPIError(resp, []byte(c.redactText(string(data))))
 	apiErr.Partial = true
 	return apiErr
 }

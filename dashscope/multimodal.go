@@ -464,7 +464,7 @@ func (c *Client) answer(out *Response, stream bool, err error) (*Response, error
 		if !stream {
 			out.Text, out.Reasoning = c.scrubAnswer(out.Text), c.scrubAnswer(out.Reasoning)
 		}
-		out.RequestID, out.Model, out.FinishReason = c.Redact(out.RequestID), c.Redact(out.Model), c.Redact(out.FinishReason)
+		out.RequestID, out.Model, out.FinishReason = c.redactText(out.RequestID), c.redactText(out.Model), c.redactText(out.FinishReason)
 		if len(out.ImageHW) > 0 {
 			out.ImageHW = json.RawMessage(c.Redact(string(out.ImageHW)))
 		}

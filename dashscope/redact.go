@@ -215,29 +215,32 @@ func isKeyChar(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-'
 }
 
-// Redact scrubs text of the client's API key and of anything else that
-// looks like a DashScope key (sk-…) or a bearer token, so callers can log
-// request dumps and error text safely. Text in which JSON (\u002d), HTML
-// (&#45;) or URL (%2D) escapes or line breaks (an SSE event's data lines
-// are joined by them) hide a key is returned decoded, without its line
-// breaks, and scrubbed.
+// Redact scrubs text of the client's API key (also of its secret part
+// alone, after "sk-", whatever escape hides the dash) and of anything else
+// that looks like a DashScope key (sk-…) or a bearer token, so callers can
+// log request dumps, error text and records safely. It only replaces
+// those strings, so JSON stays JSON.
 func (c *Client) Redact(text string) string {
-	text = c.scrub(text)
-	if strings.ContainsAny(text, "\\&%\r\n") {
-		d := strings.NewReplacer("\r", "", "\n", "").Replace(unescape(text))
-		if s := c.scrub(d); s != d {
-			return s
-		}
-	}
-	return text
-}
-
-func (c *Client) scrub(text string) string {
 	text = c.secrets.Scrub(text)
 	if strings.Contains(text, "Bearer ") {
 		text = bearerRE.ReplaceAllStringFunc(text, func(s string) string {
 			return "Bearer " + RedactKey(strings.TrimPrefix(s, "Bearer "))
 		})
+	}
+	return text
+}
+
+// redactText is Redact for text the server sent, which the client puts in
+// errors: where JSON (\u0030), HTML (&#48;) or URL (%30) escapes or line
+// breaks (an SSE event's data lines are joined by them) hide a key, the
+// text is returned decoded, without its line breaks, and scrubbed.
+func (c *Client) redactText(text string) string {
+	text = c.Redact(text)
+	if strings.ContainsAny(text, "\\&%\r\n") {
+		d := strings.NewReplacer("\r", "", "\n", "").Replace(unescape(text))
+		if s := c.Redact(d); s != d {
+			return s
+		}
 	}
 	return text
 }
@@ -323,12 +326,12 @@ func (c *Client) sanitize(err error) error {
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		apiErr.Code, apiErr.Type = c.Redact(apiErr.Code), c.Redact(apiErr.Type)
-		apiErr.Message, apiErr.RequestID = c.Redact(apiErr.Message), c.Redact(apiErr.RequestID)
+		apiErr.Code, apiErr.Type = c.redactText(apiErr.Code), c.redactText(apiErr.Type)
+		apiErr.Message, apiErr.RequestID = c.redactText(apiErr.Message), c.redactText(apiErr.RequestID)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		ue.URL = c.Redact(ue.URL)
+		ue.URL = c.redactText(ue.URL)
 	}
-	return &redactedError{err: err, redact: c.Redact}
+	return &redactedError{err: err, redact: c.redactText}
 }

@@ -120,7 +120,7 @@ func (c *Client) GetPolicy(ctx context.Context, model string) (*Policy, error) {
 	if err := c.do(ctx, cl); err != nil {
 		return nil, err
 	}
-	p.RequestID = c.Redact(p.RequestID)
+	p.RequestID = c.redactText(p.RequestID)
 	return p, nil
 }
 
@@ -223,7 +223,7 @@ func (c *Client) uploadWith(ctx context.Context, p *Policy, hash string, m Media
 	if err := c.checkUploadHost(p.UploadHost); err != nil {
 		return "", err
 	}
-	if c.Redact(p.UploadDir) != p.UploadDir {
+	if c.redactText(p.UploadDir) != p.UploadDir {
 		// The folder becomes part of the oss:// URL, which is printed,
 		// cached and journaled.
 		return "", errors.New("dashscope: upload: refusing an upload policy whose upload_dir holds a key")
@@ -324,7 +324,7 @@ func (c *Client) checkUploadHost(raw string) error {
 	if err == nil {
 		shown = u.Redacted()
 	}
-	return fmt.Errorf("dashscope: refusing upload host %q: want https on *.aliyuncs.com or *.alibabacloud.com", c.Redact(shown))
+	return fmt.Errorf("dashscope: refusing upload host %q: want https on *.aliyuncs.com or *.alibabacloud.com", c.redactText(shown))
 }
 
 func isLoopback(host string) bool {
