@@ -259,7 +259,7 @@ func rawString(raw json.RawMessage) string {
 }
 
 // decodeAPIError builds the error for a non-2xx response from its (limited)
-// body. data must already be scrubbed of secrets (Client.Redact): a text
+// body. data must already be scrubbed of secrets (Client.redactText): a text
 // body is cut to 200 bytes here, and a cut through the key would hide it
 // from the redaction.
 func decodeAPIError(resp *http.Response, data []byte) *APIError {
