@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,7 +46,7 @@ type Client struct {
 	uploadTimeout     time.Duration // 0: scaled by size, see uploadTimeoutFor
 	retryAfterSent    bool
 
-	secretRE *regexp.Regexp // see Redact
+	secrets *Redactor // the key and key-shaped strings; see Redact
 
 	cache UploadCache
 	now   func() time.Time
@@ -62,8 +61,9 @@ type Client struct {
 // it talks to the Singapore region (DefaultRegion) with the defaults
 // documented on the Default constants.
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
-	if strings.TrimSpace(apiKey) == "" {
-		return nil, errors.New("dashscope: empty API key")
+	apiKey = strings.TrimSpace(apiKey)
+	if err := CheckKey(apiKey); err != nil {
+		return nil, err
 	}
 	c := &Client{
 		apiKey:            apiKey,
@@ -80,7 +80,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		now:               time.Now,
 		sleep:             sleepContext,
 		policies:          map[string]*Policy{},
-		secretRE:          newSecretRE(),
+		secrets:           NewRedactor(true, apiKey),
 	}
 	if err := c.setBaseURL(BaseURLIntl); err != nil {
 		return nil, err
@@ -199,19 +199,36 @@ const (
 )
 
 // do runs cl with retries. See retry.go for the policy: a 429 has its own
-// count and a slower backoff than other retryable failures.
+// count and a slower backoff than other retryable failures. Every error it
+// returns or reports to OnRetry is sanitized (see sanitize), except one
+// returned by the caller's own callback.
 func (c *Client) do(ctx context.Context, cl *call) error {
 	var limited, other int // retries so far, by kind
+	waiter, _ := c.doer.(AttemptWaiter)
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("dashscope: %s: %w", cl.op, err)
+			return c.sanitize(fmt.Errorf("dashscope: %s: %w", cl.op, err))
+		}
+		if waiter != nil {
+			// Before the attempt's timeout starts: a wait for a rate
+			// limiter is not time the server took.
+			if err := waiter.WaitAttempt(ctx); err != nil {
+				return c.sanitize(fmt.Errorf("dashscope: %s: %w", cl.op, err))
+			}
 		}
 		retry, retryAfter, err := c.attempt(ctx, cl)
 		if err == nil {
 			return nil
 		}
-		if !retry || retryAfter > maxRetryAfter {
+		if stop, ok := err.(*stopError); ok {
+			return stop.err
+		}
+		err = c.sanitize(err)
+		if !retry {
 			return err
+		}
+		if retryAfter > maxRetryAfter {
+			return c.sanitize(&waitError{err: err, wait: retryAfter, until: c.now().Add(retryAfter)})
 		}
 		var delay time.Duration
 		if isRateLimited(err) {
@@ -231,10 +248,38 @@ func (c *Client) do(ctx context.Context, cl *call) error {
 			c.onRetry(RetryInfo{Op: cl.op, Attempt: attempt, Delay: delay, Err: err})
 		}
 		if werr := c.sleep(ctx, delay); werr != nil {
-			return fmt.Errorf("dashscope: %s: canceled while waiting to retry: %w (last error: %w)", cl.op, werr, err)
+			return c.sanitize(fmt.Errorf("dashscope: %s: canceled while waiting to retry: %w (last error: %w)", cl.op, werr, err))
 		}
 	}
 }
+
+// AttemptWaiter is an optional interface of the Doer given to
+// WithHTTPClient: the client calls WaitAttempt with the call's context
+// before every attempt, retries included, and before that attempt's
+// request timeout starts, so that waiting for a rate limiter never counts
+// as the server's time. An error (the context ended) ends the call.
+type AttemptWaiter interface {
+	WaitAttempt(ctx context.Context) error
+}
+
+// waitError is a retryable failure whose Retry-After is longer than the
+// client waits (maxRetryAfter): it says how long the service asked for.
+type waitError struct {
+	err   error
+	wait  time.Duration
+	until time.Time
+}
+
+func (e *waitError) Error() string {
+	at := e.until.Format("15:04:05 MST")
+	if e.wait >= 24*time.Hour {
+		at = e.until.Format("2006-01-02 15:04 MST")
+	}
+	secs := int64((e.wait + time.Second - 1) / time.Second)
+	return fmt.Sprintf("%v; the service asks to wait %d s; try again after %s", e.err, secs, at)
+}
+
+func (e *waitError) Unwrap() error { return e.err }
 
 // attempt makes one HTTP exchange. It reports whether the call may be
 // retried, the server's Retry-After, and the error.
@@ -250,7 +295,7 @@ func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter 
 		timer = time.AfterFunc(timeout, func() { cancel(errRequestTimeout) })
 		defer timer.Stop()
 	}
-	st := &attemptState{redact: c.Redact}
+	st := &attemptState{redact: c.redactText}
 	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
 		if info.Err == nil {
 			st.sent.Store(true)
@@ -262,7 +307,7 @@ func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter 
 	}
 	req, rerr := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), cl.method, cl.url, reqBody)
 	if rerr != nil {
-		return false, 0, fmt.Errorf("dashscope: %s: build request: %w", cl.op, rerr)
+		return false, 0, fmt.Errorf("dashscope: %s: build request: %w", cl.op, c.sanitize(rerr))
 	}
 	if cl.body != nil {
 		req.ContentLength = cl.body.size
@@ -299,14 +344,13 @@ func (c *Client) attempt(ctx context.Context, cl *call) (retry bool, retryAfter 
 		// A body that fails to arrive still leaves the status to report.
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		// Scrub first: the decoders cut long text, possibly inside the key.
-		data = []byte(c.Redact(string(data)))
+		data = []byte(c.redactText(string(data)))
 		var apiErr *APIError
 		if cl.decodeErr != nil {
 			apiErr = cl.decodeErr(resp, data)
 		} else {
 			apiErr = decodeAPIError(resp, data)
 		}
-		apiErr.Message = c.Redact(apiErr.Message)
 		apiErr.RetryAfter = parseRetryAfter(resp.Header, c.now())
 		return retryableStatus(resp.StatusCode), apiErr.RetryAfter, apiErr
 	}
@@ -342,25 +386,25 @@ func (c *Client) partialFailure(resp *http.Response, cl *call, st *attemptState)
 	if err := cl.decode(resp, bytes.NewReader(data), st); err == nil {
 		return nil
 	}
-	apiErr := decodeAPIError(resp, []byte(c.Redact(string(data))))
-	apiErr.Message = c.Redact(apiErr.Message)
+	apiErr := decodeAPIError(resp, []byte(c.redactText(string(data))))
 	apiErr.Partial = true
 	return apiErr
 }
 
 // failure classifies an error that happened while sending the request or
-// reading the response.
+// reading the response. The caller's own error comes back as the
+// *stopError; a transport error is sanitized before anything quotes it.
 func (c *Client) failure(ctx, actx context.Context, cl *call, st *attemptState, err error) (bool, time.Duration, error) {
 	var stop *stopError
 	if errors.As(err, &stop) {
-		return false, 0, stop.err
+		return false, 0, stop
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) { // an error event inside a stream
 		apiErr.Partial = st.delivered
-		apiErr.Message = c.Redact(apiErr.Message)
 		return !st.delivered && retryableStatus(apiErr.StatusCode), 0, apiErr
 	}
+	err = c.sanitize(err)
 	if ctx.Err() != nil { // the caller gave up
 		return false, 0, fmt.Errorf("dashscope: %s: %w", cl.op, ctx.Err())
 	}

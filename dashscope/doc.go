@@ -60,5 +60,8 @@
 // tokens, estimate cost or rate-limit callers; those belong to the media,
 // tokens and pipeline packages. It never prints and never logs; progress is
 // reported through callbacks ([WithOnRetry], stream deltas). The API key never
-// appears in an error, a String or a GoString.
+// appears in an error (nor in any field of an [APIError], nor in what
+// [WithOnRetry] sees), an answer, a stream delta (a key split across deltas
+// is held back until it can be hidden, see [Redactor]), a String or a
+// GoString; [Client.Redact] scrubs it from anything else a caller logs.
 package dashscope

@@ -69,6 +69,17 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// Hint is a one-line suggestion for a person, or "": Class().Hint(), or a
+// more precise one where the error says more.
+func (e *APIError) Hint() string {
+	if e.StatusCode == http.StatusForbidden && strings.Contains(strings.ToLower(e.Message), "policy expired") {
+		// OSS: "Invalid according to Policy: Policy expired." Upload has
+		// already fetched a fresh policy once and it expired too.
+		return "the temporary-upload policy expired before the file reached OSS, also after a fresh one was fetched: check this computer's clock, then try again (a slow link may need a longer upload timeout)"
+	}
+	return e.Class().Hint()
+}
+
 // Class sorts the error; see Class for the meaning of each value.
 func (e *APIError) Class() Class {
 	code := strings.ToLower(e.Code)
@@ -248,12 +259,13 @@ func rawString(raw json.RawMessage) string {
 }
 
 // decodeAPIError builds the error for a non-2xx response from its (limited)
-// body. data must already be scrubbed of secrets (Client.Redact): a text
+// body. data must already be scrubbed of secrets (Client.redactText): a text
 // body is cut to 200 bytes here, and a cut through the key would hide it
 // from the redaction.
 func decodeAPIError(resp *http.Response, data []byte) *APIError {
 	var b errorBody
-	if json.Unmarshal(data, &b) == nil {
+	isJSON := json.Unmarshal(data, &b) == nil
+	if isJSON {
 		if e, ok := b.toAPIError(resp.StatusCode); ok {
 			if e.RequestID == "" {
 				e.RequestID = headerRequestID(resp.Header)
@@ -262,7 +274,9 @@ func decodeAPIError(resp *http.Response, data []byte) *APIError {
 		}
 	}
 	e := &APIError{StatusCode: resp.StatusCode, RequestID: headerRequestID(resp.Header)}
-	if text := strings.TrimSpace(string(data)); text != "" && !strings.HasPrefix(text, "<") {
+	// A JSON object without an error in it ({}) says nothing: the status
+	// text does (see Error).
+	if text := strings.TrimSpace(string(data)); text != "" && !isJSON && !strings.HasPrefix(text, "<") {
 		e.Message = truncate(text, 200)
 	}
 	return e

@@ -255,7 +255,7 @@ func ParseAPI(s string) (API, error) {
 	case OpenAI:
 		return OpenAI, nil
 	}
-	return "", fmt.Errorf("dashscope: unknown API %q (want native or openai)", s)
+	return "", fmt.Errorf("dashscope: unknown API %s (want native or openai)", shown(s))
 }
 
 // Send runs req through the chosen API; with a non-nil onDelta it streams
@@ -270,7 +270,7 @@ func (c *Client) Send(ctx context.Context, api API, req *Request, onDelta func(D
 	case OpenAI:
 		return c.chatCompletion(ctx, req, onDelta)
 	}
-	return nil, fmt.Errorf("dashscope: unknown API %q", api)
+	return nil, fmt.Errorf("dashscope: unknown API %s", shown(string(api)))
 }
 
 // Generate calls native multimodal generation and returns the whole answer.
@@ -445,7 +445,8 @@ func (c *Client) generate(ctx context.Context, req *Request, onDelta func(Delta)
 	cl.decode = func(resp *http.Response, r io.Reader, st *attemptState) error {
 		out = &Response{Partial: isPartial(resp.Header)}
 		if stream {
-			return decodeNativeStream(resp, r, st, out, c.hidingKey(onDelta))
+			ds := c.newDeltaStream(onDelta)
+			return ds.finish(out, decodeNativeStream(resp, r, st, out, ds))
 		}
 		return decodeNative(resp, r, out)
 	}
@@ -453,14 +454,23 @@ func (c *Client) generate(ctx context.Context, req *Request, onDelta func(Delta)
 }
 
 // answer finishes a generation call. A stream that failed after some
-// output returns it, marked Partial, with the error. The exact API key is
-// scrubbed from answers too: a server (or a model reading a document) may
-// echo it, and answers end up in terminals and results files.
+// output returns it, marked Partial, with the error. Secrets are scrubbed
+// from answers too (streamed ones as they arrive, see deltaStream): a
+// server (or a model reading a document) may echo the key, and answers end
+// up in terminals and results files. So are the other strings the server
+// chose, and the error (see sanitize).
 func (c *Client) answer(out *Response, stream bool, err error) (*Response, error) {
 	if out != nil {
-		out.Text, out.Reasoning = c.hideKey(out.Text), c.hideKey(out.Reasoning)
+		if !stream {
+			out.Text, out.Reasoning = c.scrubAnswer(out.Text), c.scrubAnswer(out.Reasoning)
+		}
+		out.RequestID, out.Model, out.FinishReason = c.redactText(out.RequestID), c.redactText(out.Model), c.redactText(out.FinishReason)
+		if len(out.ImageHW) > 0 {
+			out.ImageHW = json.RawMessage(c.Redact(string(out.ImageHW)))
+		}
 	}
 	if err != nil {
+		err = c.sanitize(err)
 		if out != nil && stream && (out.Text != "" || out.Reasoning != "") {
 			out.Partial = true
 			return out, err
@@ -468,14 +478,6 @@ func (c *Client) answer(out *Response, stream bool, err error) (*Response, error
 		return nil, err
 	}
 	return out, nil
-}
-
-// hidingKey wraps a delta callback so that no delta shows the API key.
-func (c *Client) hidingKey(fn func(Delta) error) func(Delta) error {
-	return func(d Delta) error {
-		d.Text, d.Reasoning = c.hideKey(d.Text), c.hideKey(d.Reasoning)
-		return fn(d)
-	}
 }
 
 func isPartial(h http.Header) bool {

@@ -153,7 +153,8 @@ func (c *Client) chatCompletion(ctx context.Context, req *Request, onDelta func(
 	cl.decode = func(resp *http.Response, r io.Reader, st *attemptState) error {
 		out = &Response{Partial: isPartial(resp.Header)}
 		if stream {
-			return decodeOpenAIStream(resp, r, st, out, c.hidingKey(onDelta))
+			ds := c.newDeltaStream(onDelta)
+			return ds.finish(out, decodeOpenAIStream(resp, r, st, out, ds))
 		}
 		return decodeOpenAI(resp, r, out)
 	}

@@ -100,7 +100,7 @@ func RegionBaseURL(region string) (string, error) {
 	case "hk":
 		return BaseURLHK, nil
 	}
-	return "", fmt.Errorf("dashscope: unknown region %q (want intl, us, cn or hk)", region)
+	return "", fmt.Errorf("dashscope: unknown region %s (want intl, us, cn or hk)", shown(region))
 }
 
 // RegionOfHost returns the region whose base URL has host (e.g.
@@ -141,6 +141,9 @@ func (c *Client) setBaseURL(base string) error {
 	u, err := url.Parse(strings.TrimSpace(base))
 	if err != nil {
 		return errors.New("dashscope: invalid base URL")
+	}
+	if LooksLikeKey(base) {
+		return errors.New("dashscope: invalid base URL: the value looks like an API key (not shown); want http(s)://host")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("dashscope: invalid base URL %q: want http(s)://host", u.Redacted())

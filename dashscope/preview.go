@@ -34,7 +34,7 @@ func (c *Client) Preview(api API, req *Request, stream bool) (*RequestPreview, e
 		b, oss, err = buildOpenAI(req, stream)
 		path = pathChat
 	default:
-		return nil, fmt.Errorf("dashscope: unknown API %q", api)
+		return nil, fmt.Errorf("dashscope: unknown API %s", shown(string(api)))
 	}
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -73,20 +74,53 @@ func readSSE(r io.Reader, fn func(sseEvent) error) error {
 	return dispatch()
 }
 
-// deliver hands a non-empty delta to the caller, reasoning first.
-func deliver(st *attemptState, out *Response, reasoning, text string, fn func(Delta) error) error {
+// deltaStream hands a stream's deltas to the caller with secrets scrubbed
+// (Client.scrubAnswer): a key the model echoes token by token is split
+// across deltas, so each channel has a Redactor that holds back a tail
+// that could be the start of a key and releases it with the next delta or
+// at the end (finish). The Response gets exactly what the caller got.
+type deltaStream struct {
+	fn              func(Delta) error
+	text, reasoning *Redactor
+}
+
+func (c *Client) newDeltaStream(fn func(Delta) error) *deltaStream {
+	return &deltaStream{fn: fn, text: c.secrets.fork(), reasoning: c.secrets.fork()}
+}
+
+// deliver passes a delta on, reasoning first.
+func (ds *deltaStream) deliver(st *attemptState, out *Response, reasoning, text string) error {
+	if reasoning != "" || text != "" {
+		st.delivered = true // received: a failure from here on is partial
+	}
+	return ds.send(out, ds.reasoning.Push(reasoning), ds.text.Push(text))
+}
+
+func (ds *deltaStream) send(out *Response, reasoning, text string) error {
 	for _, d := range []Delta{{Reasoning: reasoning}, {Text: text}} {
 		if d.Reasoning == "" && d.Text == "" {
 			continue
 		}
 		out.Reasoning += d.Reasoning
 		out.Text += d.Text
-		st.delivered = true
-		if err := fn(d); err != nil {
+		if err := ds.fn(d); err != nil {
 			return &stopError{err}
 		}
 	}
 	return nil
+}
+
+// finish releases what the redactors hold back, after the stream ended
+// with err (nil or not), unless the caller's callback stopped it.
+func (ds *deltaStream) finish(out *Response, err error) error {
+	var stop *stopError
+	if errors.As(err, &stop) {
+		return err
+	}
+	if ferr := ds.send(out, ds.reasoning.Flush(), ds.text.Flush()); ferr != nil {
+		return ferr
+	}
+	return err
 }
 
 // textError is a stream's error event that is not JSON: its text, scrubbed
@@ -100,7 +134,7 @@ const errStreamTruncated = constError("stream ended before the final event")
 
 // decodeNativeStream reads a native SSE stream (event:result chunks with
 // incremental output; event:error on failure).
-func decodeNativeStream(resp *http.Response, r io.Reader, st *attemptState, out *Response, fn func(Delta) error) error {
+func decodeNativeStream(resp *http.Response, r io.Reader, st *attemptState, out *Response, ds *deltaStream) error {
 	finished := false
 	err := readSSE(r, func(ev sseEvent) error {
 		status := ev.status
@@ -139,7 +173,7 @@ func decodeNativeStream(resp *http.Response, r io.Reader, st *attemptState, out 
 		if finish != "" {
 			out.FinishReason, finished = finish, true
 		}
-		return deliver(st, out, reasoning, text, fn)
+		return ds.deliver(st, out, reasoning, text)
 	})
 	if err != nil {
 		return err
@@ -151,7 +185,7 @@ func decodeNativeStream(resp *http.Response, r io.Reader, st *attemptState, out 
 }
 
 // decodeOpenAIStream reads compatible-mode chunks up to "data: [DONE]".
-func decodeOpenAIStream(resp *http.Response, r io.Reader, st *attemptState, out *Response, fn func(Delta) error) error {
+func decodeOpenAIStream(resp *http.Response, r io.Reader, st *attemptState, out *Response, ds *deltaStream) error {
 	done := false
 	err := readSSE(r, func(ev sseEvent) error {
 		data := bytes.TrimSpace(ev.data)
@@ -209,7 +243,7 @@ func decodeOpenAIStream(resp *http.Response, r io.Reader, st *attemptState, out 
 		if ch.Delta.ReasoningContent != nil {
 			reasoning = *ch.Delta.ReasoningContent
 		}
-		return deliver(st, out, reasoning, text, fn)
+		return ds.deliver(st, out, reasoning, text)
 	})
 	if err != nil {
 		return err

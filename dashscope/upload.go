@@ -120,6 +120,7 @@ func (c *Client) GetPolicy(ctx context.Context, model string) (*Policy, error) {
 	if err := c.do(ctx, cl); err != nil {
 		return nil, err
 	}
+	p.RequestID = c.redactText(p.RequestID)
 	return p, nil
 }
 
@@ -162,6 +163,11 @@ func (c *Client) dropPolicy(model string, p *Policy) {
 // must be https on *.aliyuncs.com or *.alibabacloud.com. Reference:
 // https://www.alibabacloud.com/help/en/model-studio/get-temporary-file-url .
 func (c *Client) Upload(ctx context.Context, model string, m Media) (string, error) {
+	u, err := c.upload(ctx, model, m)
+	return u, c.sanitize(err)
+}
+
+func (c *Client) upload(ctx context.Context, model string, m Media) (string, error) {
 	if strings.TrimSpace(model) == "" {
 		return "", errors.New("dashscope: upload: no model")
 	}
@@ -216,6 +222,11 @@ func (c *Client) uploadKey(model, hash string) UploadKey {
 func (c *Client) uploadWith(ctx context.Context, p *Policy, hash string, m Media) (string, error) {
 	if err := c.checkUploadHost(p.UploadHost); err != nil {
 		return "", err
+	}
+	if c.redactText(p.UploadDir) != p.UploadDir {
+		// The folder becomes part of the oss:// URL, which is printed,
+		// cached and journaled.
+		return "", errors.New("dashscope: upload: refusing an upload policy whose upload_dir holds a key")
 	}
 	if p.MaxFileSizeMB > 0 && m.size() > int64(p.MaxFileSizeMB)<<20 {
 		return "", &APIError{StatusCode: http.StatusRequestEntityTooLarge, Code: "FileTooLarge",
@@ -313,7 +324,7 @@ func (c *Client) checkUploadHost(raw string) error {
 	if err == nil {
 		shown = u.Redacted()
 	}
-	return fmt.Errorf("dashscope: refusing upload host %q: want https on *.aliyuncs.com or *.alibabacloud.com", shown)
+	return fmt.Errorf("dashscope: refusing upload host %q: want https on *.aliyuncs.com or *.alibabacloud.com", c.redactText(shown))
 }
 
 func isLoopback(host string) bool {

@@ -39,6 +39,11 @@ type Config struct {
 	// Strict counts warnings as problems (exit 3 in check and estimate).
 	Strict bool
 
+	// Redact scrubs secrets (the API key) from every record Run writes to
+	// its journals, a safety net under the client's own scrubbing. Nil:
+	// the client's Redact method when it has one (*dashscope.Client does).
+	Redact func(string) string
+
 	// MaxDecodePixels is the largest coded image (width × height from its
 	// header) vision decodes; larger ones are refused as possible
 	// decompression bombs. 0: media.DefaultMaxPixels.

@@ -298,12 +298,26 @@ func Latest(recs []Record) []Record {
 	return out
 }
 
+// recordRedactor is what scrubs the records of a run: cfg.Redact, else
+// the client's Redact method, if it has one.
+func recordRedactor(cfg Config, client Sender) func(string) string {
+	if cfg.Redact != nil {
+		return cfg.Redact
+	}
+	if r, ok := client.(interface{ Redact(string) string }); ok {
+		return r.Redact
+	}
+	return nil
+}
+
 // lineFile is an append-only file of JSON lines, each written whole and
 // synced (see Journal). Its owner serializes calls.
 type lineFile struct {
 	f    *os.File
 	size int64 // bytes of complete lines; a failed write is cut back to it
 	err  error // sticky: set when a failed write could not be cut back
+
+	redact func(string) string // applied to each line (nil: none); see Config.Redact
 }
 
 // repair completes or cuts the last line as readLines found it.
@@ -335,6 +349,9 @@ func (lf *lineFile) append(line []byte, what string) error {
 	}
 	if lf.err != nil {
 		return lf.err
+	}
+	if lf.redact != nil {
+		line = []byte(lf.redact(string(line)))
 	}
 	line = append(line, '\n')
 	if _, err := lf.f.Write(line); err != nil {

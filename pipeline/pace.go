@@ -46,8 +46,10 @@ type pace struct {
 	attempts atomic.Int32
 	onRetry  func(attempt int, cause string)
 
-	mu    sync.Mutex
-	cause string // what the last attempt got
+	mu     sync.Mutex
+	cause  string // what the last attempt got
+	slot   *Slot  // granted by WaitAttempt for the next Do
+	waited bool   // WaitAttempt ran for the next Do
 }
 
 func withPace(ctx context.Context, p *pace) context.Context {
@@ -66,19 +68,50 @@ func (p *pace) lastCause() string {
 	return p.cause
 }
 
+// WaitAttempt implements dashscope.AttemptWaiter: the client calls it
+// before every attempt, before the attempt's request timeout starts, so a
+// retry's wait for the limiter is not counted as the server's time (a
+// wait longer than --request-timeout turned into a timeout of a request
+// never sent). Run waited for the first attempt itself; retries wait here.
+func (d pacedDoer) WaitAttempt(ctx context.Context) error {
+	p, _ := ctx.Value(paceKey{}).(*pace)
+	if p == nil {
+		return nil
+	}
+	slot, err := p.wait(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.slot, p.waited = slot, true
+	p.mu.Unlock()
+	return nil
+}
+
+// wait counts an attempt and, for a retry, reports it and waits for the
+// limiter; it returns the attempt's slot.
+func (p *pace) wait(ctx context.Context) (*Slot, error) {
+	if n := p.attempts.Add(1); n > 1 {
+		if p.onRetry != nil {
+			p.onRetry(int(n), p.lastCause())
+		}
+		return p.lim.Acquire(ctx, p.tokens)
+	}
+	return p.first, nil
+}
+
 func (d pacedDoer) Do(req *http.Request) (*http.Response, error) {
 	p, _ := req.Context().Value(paceKey{}).(*pace)
 	if p == nil {
 		return d.next.Do(req)
 	}
-	// Run waited for the first attempt itself; retries wait here.
-	slot := p.first
-	if n := p.attempts.Add(1); n > 1 {
-		if p.onRetry != nil {
-			p.onRetry(int(n), p.lastCause())
-		}
+	p.mu.Lock()
+	slot, waited := p.slot, p.waited
+	p.slot, p.waited = nil, false
+	p.mu.Unlock()
+	if !waited { // a client that does not call WaitAttempt: wait here
 		var err error
-		if slot, err = p.lim.Acquire(req.Context(), p.tokens); err != nil {
+		if slot, err = p.wait(req.Context()); err != nil {
 			return nil, err
 		}
 	}

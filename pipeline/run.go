@@ -159,8 +159,9 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	if err != nil {
 		return sum, err
 	}
+	j.lf.redact = recordRedactor(cfg, client)
 	r.lim = NewLimiter(ro.RPM, ro.TPM)
-	r.pages = &pageJournal{path: PagesPath(ro.Journal)}
+	r.pages = &pageJournal{path: PagesPath(ro.Journal), lf: lineFile{redact: j.lf.redact}}
 	err = r.execute(ctx, items, j, &sum)
 	sum.Retries = int(r.retries.Load())
 	if cerr := r.pages.Close(); err == nil {

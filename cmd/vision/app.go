@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -48,6 +49,8 @@ func apiFlags() []cli.Flag {
 // run is the whole program: it parses args, runs one command and returns the
 // exit status. Output goes to stdout and stderr only.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	stdout, stderr, done := guardOutput(stdout, stderr, os.Getenv("DASHSCOPE_API_KEY"))
+	defer done()
 	app := newApp(stdin, stdout, stderr)
 	args = intersperse(app, args)
 	err := app.RunContext(ctx, args)

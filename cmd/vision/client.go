@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/qwen-vision/vision/dashscope"
@@ -32,13 +33,21 @@ func keyFlags() []cli.Flag {
 const dryRunKey = "sk-dry-run-no-key"
 
 // apiKey returns the key from --api-key, --api-key-file or
-// DASHSCOPE_API_KEY. An unreadable key file is reported without its name:
-// people pass the key itself to --api-key-file by mistake.
+// DASHSCOPE_API_KEY, after telling the output writers about it (see
+// protectKey). An unreadable key file is reported without its name: people
+// pass the key itself to --api-key-file by mistake. A key that cannot be
+// sent (two lines in the key file, a NUL, a line break) is refused here
+// with what is wrong, never the key: exit 2 for a flag, 1 for the
+// environment.
 func apiKey(c *cli.Context) (string, error) {
 	if k := c.String("api-key"); k != "" {
-		return strings.TrimSpace(k), nil
+		protectKey(c, k)
+		return checkedKey(k, "--api-key", true, "pass the key alone, as one word (better: $DASHSCOPE_API_KEY or --api-key-file)")
 	}
 	if path := c.String("api-key-file"); path != "" {
+		if dashscope.LooksLikeKey(path) {
+			protectKey(c, path)
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			why := "cannot read it"
@@ -49,9 +58,34 @@ func apiKey(c *cli.Context) (string, error) {
 			return "", usageError{hintError{fmt.Errorf("--api-key-file: the file cannot be read: %s", why),
 				"give the path of a file that holds the key (not the key itself), or set DASHSCOPE_API_KEY"}}
 		}
-		return strings.TrimSpace(string(data)), nil
+		k := string(data)
+		protectKey(c, k)
+		if strings.ContainsAny(strings.TrimSpace(k), "\r\n") {
+			return "", usageError{hintError{errors.New("--api-key-file: the key file holds more than one line"),
+				"keep only the key in the file, on one line"}}
+		}
+		return checkedKey(k, "--api-key-file: the key in the file", true, "keep only the key in the file: one line of letters, digits and dashes")
 	}
-	return strings.TrimSpace(os.Getenv("DASHSCOPE_API_KEY")), nil
+	k := os.Getenv("DASHSCOPE_API_KEY")
+	protectKey(c, k)
+	if strings.TrimSpace(k) == "" {
+		return "", nil
+	}
+	return checkedKey(k, "DASHSCOPE_API_KEY", false, "set it to the key alone, e.g. export DASHSCOPE_API_KEY=sk-…")
+}
+
+// checkedKey trims key and refuses one that cannot go in a header.
+func checkedKey(key, source string, flag bool, hint string) (string, error) {
+	key = strings.TrimSpace(key)
+	var ke *dashscope.KeyError
+	if err := dashscope.CheckKey(key); errors.As(err, &ke) {
+		err := hintError{fmt.Errorf("%s holds %s: it cannot be sent as a key", source, ke.What), hint}
+		if flag {
+			return "", usageError{err}
+		}
+		return "", err
+	}
+	return key, nil
 }
 
 // endpoint is where requests go and which region's prices apply.
@@ -70,7 +104,7 @@ func resolveEndpoint(c *cli.Context) (endpoint, error) {
 		ep.region = dashscope.DefaultRegion
 	}
 	if _, err := dashscope.RegionBaseURL(ep.region); err != nil {
-		return ep, usagef("--region %q: want intl, us, cn or hk", ep.region)
+		return ep, usagef("--region %s: want intl, us, cn or hk", shownValue(ep.region))
 	}
 	source := ""
 	switch {
@@ -95,16 +129,49 @@ func resolveEndpoint(c *cli.Context) (endpoint, error) {
 }
 
 // checkBaseURL accepts a scheme and a host, nothing more (DESIGN.md: the
-// tool appends /api/v1/… and /compatible-mode/v1/…).
+// tool appends /api/v1/… and /compatible-mode/v1/…). It never echoes a
+// value shaped like a key, nor user info.
 func checkBaseURL(raw, source string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	example := "for example https://dashscope-intl.aliyuncs.com, or --region intl|us|cn|hk"
+	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageError{hintError{fmt.Errorf("%s %q: want http(s)://host", source, raw),
-			"for example https://dashscope-intl.aliyuncs.com, or --region intl|us|cn|hk"}}
+		var shown string
+		switch {
+		case err == nil && u.Scheme != "" && u.Host != "": // a URL: its scheme and host only
+			shown = " " + u.Scheme + "://" + u.Host
+			if u.User != nil {
+				shown = " " + u.Scheme + "://…@" + u.Host
+			}
+		case dashscope.LooksLikeKey(raw):
+			return nil, usageError{hintError{fmt.Errorf("%s: the value looks like an API key, not a URL (not shown): want http(s)://host", source),
+				"give the key in DASHSCOPE_API_KEY or --api-key-file; " + example}}
+		default:
+			shown = " " + strconv.Quote(raw)
+		}
+		return nil, usageError{hintError{fmt.Errorf("%s%s: want http(s)://host", source, shown), example}}
 	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, usageError{hintError{fmt.Errorf("%s %s: give the scheme and host only, without %q", source, u.Redacted(), u.Path),
-			fmt.Sprintf("use %s://%s; vision appends /api/v1/services/… and /compatible-mode/v1/… itself", u.Scheme, u.Host)}}
+	var extra []string
+	if u.User != nil {
+		extra = append(extra, "user info")
+	}
+	if u.Path != "" && u.Path != "/" {
+		if dashscope.LooksLikeKey(u.Path) {
+			extra = append(extra, "a path (not shown: it looks like an API key)")
+		} else {
+			extra = append(extra, "the path "+strconv.Quote(u.Path))
+		}
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		extra = append(extra, "a query")
+	}
+	if u.Fragment != "" {
+		extra = append(extra, "a fragment")
+	}
+	if len(extra) > 0 {
+		host := u.Scheme + "://" + u.Host
+		return nil, usageError{hintError{fmt.Errorf("%s %s…: give the scheme and host only, without %s", source, host, strings.Join(extra, ", ")),
+			fmt.Sprintf("use %s; vision appends /api/v1/services/… and /compatible-mode/v1/… itself", host)}}
 	}
 	return u, nil
 }

@@ -122,24 +122,24 @@ func runAsk(c *cli.Context) error {
 	}
 	if err != nil {
 		reasoning.end()
+		if res.Response != nil { // a stream that failed after some output
+			if jsonOut {
+				printAnswerJSON(stdout, res, err)
+			} else if streamed && !strings.HasSuffix(res.Response.Text, "\n") {
+				io.WriteString(stdout, "\n")
+			}
+		}
 		var ae *dashscope.APIError
 		if errors.As(err, &ae) {
-			return hintError{err, ae.Class().Hint()}
+			return hintError{err, ae.Hint()}
 		}
 		return err
 	}
 	if dry {
-		return printPreview(stdout, stderr, res, quiet)
+		return printPreview(stdout, stderr, res, quiet, jsonOut)
 	}
 	if jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		return enc.Encode(map[string]any{
-			"model": res.Model, "answer": res.Response.Text, "reasoning": res.Response.Reasoning,
-			"finish_reason": res.Response.FinishReason, "request_id": res.Response.RequestID,
-			"partial": res.Response.Partial, "usage": res.Response.Usage, "estimate": res.Estimate,
-			"cost": costOrNil(res.Cost), "estimated_cost": costOrNil(res.EstCost), "currency": res.Cost.Currency,
-		})
+		return printAnswerJSON(stdout, res, nil)
 	}
 	if !stream {
 		reasoning.write(res.Response.Reasoning)
@@ -194,6 +194,27 @@ func (r *reasoningBlock) end() {
 	io.WriteString(r.w, "vision: end of reasoning\n")
 }
 
+// printAnswerJSON writes the response as one JSON object; after a stream
+// that failed part way, with the partial answer and the error.
+func printAnswerJSON(w io.Writer, res pipeline.AskResult, err error) error {
+	obj := map[string]any{
+		"model": res.Model, "answer": res.Response.Text, "reasoning": res.Response.Reasoning,
+		"finish_reason": res.Response.FinishReason, "request_id": res.Response.RequestID,
+		"partial": res.Response.Partial, "usage": res.Response.Usage, "estimate": res.Estimate,
+		"cost": costOrNil(res.Cost), "estimated_cost": costOrNil(res.EstCost), "currency": res.Cost.Currency,
+	}
+	if err != nil {
+		obj["error"] = err.Error()
+	}
+	return encodeJSON(w, obj)
+}
+
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
 func costOrNil(c tokens.Cost) any {
 	if !c.Known {
 		return nil
@@ -223,26 +244,43 @@ func printUsage(w io.Writer, res pipeline.AskResult) {
 }
 
 // printPreview writes the request a dry run would send: method, URL,
-// headers (key redacted) and the JSON body with base64 elided.
-func printPreview(stdout, stderr io.Writer, res pipeline.AskResult, quiet bool) error {
+// headers (key redacted) and the JSON body with base64 elided, as text or
+// (jsonOut) one JSON object with method, url, headers, body and
+// content_length; what each item became goes to stderr.
+func printPreview(stdout, stderr io.Writer, res pipeline.AskResult, quiet, jsonOut bool) error {
 	p := res.Preview
-	fmt.Fprintf(stdout, "%s %s\n", p.Method, p.URL)
 	names := make([]string, 0, len(p.Header))
 	for k := range p.Header {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	for _, k := range names {
-		for _, v := range p.Header[k] {
-			fmt.Fprintf(stdout, "%s: %s\n", k, v)
+	if jsonOut {
+		headers := map[string]string{}
+		for _, k := range names {
+			headers[k] = strings.Join(p.Header[k], ", ")
 		}
+		var body any = json.RawMessage(p.Body)
+		if !json.Valid(p.Body) {
+			body = string(p.Body)
+		}
+		if err := encodeJSON(stdout, map[string]any{"method": p.Method, "url": p.URL, "headers": headers,
+			"body": body, "content_length": p.ContentLength}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "%s %s\n", p.Method, p.URL)
+		for _, k := range names {
+			for _, v := range p.Header[k] {
+				fmt.Fprintf(stdout, "%s: %s\n", k, v)
+			}
+		}
+		var body bytes.Buffer
+		if err := json.Indent(&body, p.Body, "", "  "); err != nil {
+			body.Reset()
+			body.Write(p.Body)
+		}
+		fmt.Fprintf(stdout, "\n%s\n", body.String())
 	}
-	var body bytes.Buffer
-	if err := json.Indent(&body, p.Body, "", "  "); err != nil {
-		body.Reset()
-		body.Write(p.Body)
-	}
-	fmt.Fprintf(stdout, "\n%s\n", body.String())
 	if !quiet {
 		for i, e := range res.Items {
 			pr := res.Prepared[i]

@@ -71,7 +71,7 @@ func reportError(w io.Writer, err error) {
 	if err == nil || errors.Is(err, errItemsFailed) {
 		return
 	}
-	msg := strings.TrimPrefix(err.Error(), "tokens: ")
+	msg := hideKeyShaped(strings.TrimPrefix(err.Error(), "tokens: "))
 	fmt.Fprintf(w, "vision: error: %s\n", msg)
 	var he hintError
 	if errors.As(err, &he) && he.hint != "" {

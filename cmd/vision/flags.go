@@ -77,7 +77,7 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 		cfg.Region = "intl"
 	case "intl", "us", "cn", "hk":
 	default:
-		return cfg, usagef("--region %q: want intl, us, cn or hk", cfg.Region)
+		return cfg, usagef("--region %s: want intl, us, cn or hk", shownValue(cfg.Region))
 	}
 	if definesFlag(c, "base-url") { // ask, run: prices follow the endpoint
 		ep, err := resolveEndpoint(c)

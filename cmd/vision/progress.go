@@ -159,6 +159,9 @@ func short(n int) string {
 // terminal (isTerminalFd: an ioctl, not the file mode, so /dev/null and
 // /dev/zero are not terminals).
 func isTTY(v any) bool {
+	if rw, ok := v.(*redactWriter); ok {
+		v = rw.underlying()
+	}
 	f, ok := v.(*os.File)
 	return ok && f != nil && isTerminalFd(f.Fd())
 }
