@@ -162,7 +162,7 @@ type doneKey struct{ id, sha, settings string }
 // newline if it is a whole record; any other line that is not a record is
 // an error, so a file that is not a journal is never appended to.
 func OpenJournal(path string) (*Journal, error) {
-	f, err := openLocked(path, true)
+	f, _, err := openLocked(path, true)
 	if err != nil {
 		return nil, err
 	}
@@ -181,9 +181,27 @@ func journalOn(f *os.File, path string) (*Journal, error) {
 
 // openLocked opens a journal file for appending and takes its exclusive
 // lock; with create it is created if missing (and its folder synced, so
-// the new name survives a power loss), else a missing file gives (nil,
-// nil).
-func openLocked(path string, create bool) (*os.File, error) {
+// the new name survives a power loss; created reports it), else a missing
+// file gives (nil, false, nil). The lock is checked to be on the file the
+// path names once it is held: a run that removed its empty journal (see
+// runState) may have unlinked the file this one opened, which is then
+// opened again.
+func openLocked(path string, create bool) (f *os.File, created bool, err error) {
+	for range 10 {
+		if f, created, err = openLockedOnce(path, create); err != nil || f == nil {
+			return f, created, err
+		}
+		fi, ferr := f.Stat()
+		pi, perr := os.Stat(path)
+		if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+			return f, created, nil
+		}
+		f.Close()
+	}
+	return nil, false, fmt.Errorf("%w: %s keeps being replaced by another process; -o another file", ErrJournalLocked, path)
+}
+
+func openLockedOnce(path string, create bool) (*os.File, bool, error) {
 	flag := os.O_RDWR | os.O_APPEND
 	_, statErr := os.Stat(path)
 	if create {
@@ -191,25 +209,26 @@ func openLocked(path string, create bool) (*os.File, error) {
 	}
 	f, err := os.OpenFile(path, flag, 0o644)
 	if !create && errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
+		return nil, false, fmt.Errorf("open journal: %w", err)
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
 		if errors.Is(err, ErrJournalLocked) {
-			return nil, fmt.Errorf("%w: %s is locked by another process; wait for that run to end, or -o another file", ErrJournalLocked, path)
+			return nil, false, fmt.Errorf("%w: %s is locked by another process; wait for that run to end, or -o another file", ErrJournalLocked, path)
 		}
-		return nil, fmt.Errorf("lock journal %s: %w", path, err)
+		return nil, false, fmt.Errorf("lock journal %s: %w", path, err)
 	}
-	if errors.Is(statErr, os.ErrNotExist) {
+	created := errors.Is(statErr, os.ErrNotExist)
+	if created {
 		if err := syncDir(filepath.Dir(path)); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("create journal %s: %w", path, err)
+			return nil, false, fmt.Errorf("create journal %s: %w", path, err)
 		}
 	}
-	return f, nil
+	return f, created, nil
 }
 
 func openJournal(f *os.File) (*Journal, error) {

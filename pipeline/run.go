@@ -98,9 +98,9 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		return sum, err
 	}
 
-	// Lock the journal and read what it holds, before any work: a second
-	// run on the same file stops here, and one without --resume never
-	// appends to an existing journal.
+	// Lock the journal (creating it, and its folder, when new) and read
+	// what it holds, before any work: a second run on the same file stops
+	// here, and one without --resume never appends to an existing journal.
 	st, err := openState(ro)
 	if err != nil {
 		return sum, err

@@ -346,3 +346,67 @@ func TestRunJournalLocked(t *testing.T) {
 		t.Errorf("after the lock is released: %v", err)
 	}
 }
+
+// TestRunNewJournalLockedBeforePlanning: a second run on the same new -o,
+// started while the first is at its confirmation (planned, nothing sent),
+// stops at once with ErrJournalLocked, with or without --resume: the new
+// journal is locked before planning, not after the prompt. The first run
+// then sends each item once: 5 records, 5 requests.
+func TestRunNewJournalLockedBeforePlanning(t *testing.T) {
+	for _, resume := range []bool{false, true} {
+		f := newFixture(t, 5)
+		var errB error
+		var planB bool
+		confirmA := func(Plan) (bool, error) {
+			_, errB = Run(context.Background(), f.cfg, RunOptions{Journal: f.journal, Resume: resume}, testClient(t, f.srv.URL),
+				[]string{f.in}, nil, Hooks{Plan: func(Plan) { planB = true }})
+			return true, nil
+		}
+		sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: f.journal, Resume: resume}, testClient(t, f.srv.URL),
+			[]string{f.in}, nil, Hooks{Confirm: confirmA})
+		if err != nil || sum.OK != 5 {
+			t.Fatalf("resume %v: run A: %+v %v", resume, sum, err)
+		}
+		if !errors.Is(errB, ErrJournalLocked) || planB {
+			t.Errorf("resume %v: run B on the same new journal: %v (planned: %v), want ErrJournalLocked before planning", resume, errB, planB)
+		}
+		if recs, reqs := len(loadRecords(t, f.journal)), len(f.srv.Requests()); recs != 5 || reqs != 5 {
+			t.Errorf("resume %v: %d records and %d requests for 5 items", resume, recs, reqs)
+		}
+	}
+}
+
+// TestRunJournalFolder: -o in a folder that does not exist creates it
+// before planning; a run that sends nothing (declined) leaves neither the
+// journal nor the folder; a folder that cannot be made stops the run
+// before planning, naming the results file.
+func TestRunJournalFolder(t *testing.T) {
+	f := newFixture(t, 1)
+	t.Chdir(f.dir)
+	declined := false
+	_, err := Run(context.Background(), f.cfg, RunOptions{Journal: "w1/w2/r.jsonl"}, testClient(t, f.srv.URL), []string{"in"}, nil,
+		Hooks{Confirm: func(Plan) (bool, error) {
+			_, serr := os.Stat("w1/w2/r.jsonl") // created and locked while the user decides
+			declined = serr == nil
+			return false, nil
+		}})
+	if !errors.Is(err, ErrDeclined) || !declined {
+		t.Fatalf("declined: %v, journal there at the prompt: %v", err, declined)
+	}
+	if _, err := os.Stat("w1"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a declined run left w1/: %v", err)
+	}
+	sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: "w1/w2/r.jsonl"}, testClient(t, f.srv.URL), []string{"in"}, nil, Hooks{})
+	if err != nil || sum.OK != 1 || len(loadRecords(t, "w1/w2/r.jsonl")) != 1 {
+		t.Fatalf("new folder: %+v %v", sum, err)
+	}
+	if err := os.WriteFile("afile", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	planned := false
+	_, err = Run(context.Background(), f.cfg, RunOptions{Journal: "afile/r.jsonl"}, testClient(t, f.srv.URL), []string{"in"}, nil,
+		Hooks{Plan: func(Plan) { planned = true }})
+	if err == nil || planned || !strings.Contains(err.Error(), "afile/r.jsonl") || !strings.Contains(err.Error(), "folder") {
+		t.Errorf("folder below a file: %v (planned: %v)", err, planned)
+	}
+}
