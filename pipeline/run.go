@@ -123,8 +123,9 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	if err != nil {
 		return sum, err
 	}
-	// Output paths come from every input, before the shard, so shards agree.
-	outs := outputPaths(inputs, ro.OutDir, Presets[ro.Preset].OutputExt, ro.Journal, PagesPath(ro.Journal))
+	// Output paths come from every input, before the shard, so shards
+	// agree; those the journal's records claim stay with their inputs.
+	outs := outputPaths(inputs, ro.OutDir, Presets[ro.Preset].OutputExt, st.claims, ro.Journal, PagesPath(ro.Journal))
 	for _, it := range items {
 		it.out = outs[it.in.Path]
 	}

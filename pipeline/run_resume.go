@@ -25,6 +25,7 @@ type runState struct {
 	created bool     // this run created the (empty) journal
 	dirs    []string // folders created for it, deepest first
 	latest  map[string]Record
+	claims  outputClaims
 	pages   map[pageKey]PageRecord
 }
 
@@ -65,6 +66,7 @@ func openState(ro RunOptions) (*runState, error) {
 	for _, r := range recs {
 		st.latest[r.ID] = r // the last record per id wins
 	}
+	st.claims = claimedOutputs(recs)
 	for _, p := range pages {
 		st.pages[pageKey{doneKey{p.ID, p.SHA256, p.Settings}, p.Page}] = p
 	}

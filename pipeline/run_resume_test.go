@@ -227,7 +227,7 @@ func TestOutputPathsDisambiguate(t *testing.T) {
 	t.Chdir(t.TempDir())
 	in := []Input{{Path: "x/A.png"}, {Path: "x/a.png"}, {Path: "x/b"}, {Path: "x/b.png"}, {Path: "r.md/x/c.png"}, {Path: "bad", Err: errors.New("x")}}
 	// Case-insensitive clashes and a reserved path (the journal) get "~2".
-	got := outputPaths(in, "r.md", ".md", filepath.Join("r.md", "x", "b.md"))
+	got := outputPaths(in, "r.md", ".md", outputClaims{}, filepath.Join("r.md", "x", "b.md"))
 	want := map[string]string{
 		"x/A.png": filepath.Join("r.md", "x", "A.png.md"), "x/a.png": filepath.Join("r.md", "x", "a.png~2.md"),
 		"x/b": filepath.Join("r.md", "x", "b~2.md"), "x/b.png": filepath.Join("r.md", "x", "b.png.md"),
@@ -243,13 +243,13 @@ func TestOutputPathsDisambiguate(t *testing.T) {
 	}
 	// An output never lies below another output (a file), nor is one a
 	// folder of another.
-	got = outputPaths([]Input{{Path: "d.md"}, {Path: "d.md.md/e"}, {Path: "f/g"}, {Path: "f.md/h"}, {Path: "f"}}, "o", ".md")
+	got = outputPaths([]Input{{Path: "d.md"}, {Path: "d.md.md/e"}, {Path: "f/g"}, {Path: "f.md/h"}, {Path: "f"}}, "o", ".md", outputClaims{})
 	for p, w := range map[string]string{"d.md": "o/d.md.md", "d.md.md/e": "o/d.md.md~2/e.md", "f/g": "o/f/g.md", "f.md/h": "o/f.md/h.md", "f": "o/f~2.md"} {
 		if got[p] != filepath.FromSlash(w) {
 			t.Errorf("%s → %s, want %s", p, got[p], w)
 		}
 	}
-	if outputPaths(in, "", ".md") != nil || outputPaths(in, "r.md", "") != nil {
+	if outputPaths(in, "", ".md", outputClaims{}) != nil || outputPaths(in, "r.md", "", outputClaims{}) != nil {
 		t.Error("outputs without a folder or an extension")
 	}
 }
@@ -408,5 +408,75 @@ func TestRunJournalFolder(t *testing.T) {
 		Hooks{Plan: func(Plan) { planned = true }})
 	if err == nil || planned || !strings.Contains(err.Error(), "afile/r.jsonl") || !strings.Contains(err.Error(), "folder") {
 		t.Errorf("folder below a file: %v (planned: %v)", err, planned)
+	}
+}
+
+// TestRunResumeKeepsOtherItemsOutputs: day2's scans, added to day1's
+// journal by a resumed run, would take day1's output names (both are
+// OUT/img-000.png.md, relative to their own folder): the names day1's
+// records claim are kept for day1, day2's items get "~2", and a third run
+// over both, re-sending all (a new prompt), writes each item to the
+// output it had.
+func TestRunResumeKeepsOtherItemsOutputs(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	top := t.TempDir()
+	day1, day2 := filepath.Join(top, "day1"), filepath.Join(top, "day2")
+	writePNGs(t, day1, 2)
+	writePNGs(t, day2, 3)
+	copyFile(t, filepath.Join(day1, "img-001.png"), filepath.Join(day2, "img-000.png")) // other content, same name
+	work := filepath.Join(top, "run")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	cfg := testConfig(t)
+	run := func(resume bool, args ...string) {
+		t.Helper()
+		if _, err := Run(context.Background(), cfg, RunOptions{Journal: "all.jsonl", Preset: "ocr", Resume: resume}, testClient(t, srv.URL), args, nil, Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) map[string]string {
+		t.Helper()
+		owner := map[string]string{}
+		latest := latestByPath(loadRecords(t, "all.jsonl"))
+		for _, r := range latest {
+			if len(r.Outputs) != 1 {
+				t.Fatalf("%s: %s: outputs %v", when, r.Path, r.Outputs)
+			}
+			if o, dup := owner[r.Outputs[0]]; dup {
+				t.Errorf("%s: %s and %s both claim %s", when, o, r.Path, r.Outputs[0])
+			}
+			owner[r.Outputs[0]] = r.Path
+			if md, err := os.ReadFile(r.Outputs[0]); err != nil || string(md) != string(markdownOutput(r.Answer)) {
+				t.Errorf("%s: %s holds %q (%v), not the answer for %s", when, r.Outputs[0], md, err, r.Path)
+			}
+		}
+		out := map[string]string{}
+		for o, p := range owner {
+			out[p] = o
+		}
+		return out
+	}
+	run(false, day1)
+	first := check("day1")
+	if got := first[filepath.Join(day1, "img-000.png")]; got != filepath.Join("all.md", "img-000.png.md") {
+		t.Fatalf("day1 output %s", got)
+	}
+	run(true, day2)
+	second := check("day2 added")
+	if got := second[filepath.Join(day2, "img-000.png")]; got != filepath.Join("all.md", "img-000.png~2.md") {
+		t.Errorf("day2/img-000.png → %s, want all.md/img-000.png~2.md", got)
+	}
+	cfg.Prompt = "qwenvl markdown, again"
+	run(true, day1, day2)
+	third := check("both again")
+	for p, o := range second {
+		if third[p] != o {
+			t.Errorf("%s moved from %s to %s", p, o, third[p])
+		}
+	}
+	if n := len(srv.Requests()); n != 2+3+5 {
+		t.Errorf("%d requests, want 10", n)
 	}
 }
