@@ -66,6 +66,9 @@ type runSeams struct {
 	// prepare stands in for preparing a task (the overhead benchmark
 	// hands out payloads prepared beforehand, so encoding is not counted).
 	prepare func(ctx context.Context, t task) (Prepared, error)
+	// limiter is given the run's limiter before anything is sent (the rate
+	// tests watch what it grants and starts).
+	limiter func(*Limiter)
 }
 
 func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks, seams runSeams) (RunSummary, error) {
@@ -161,6 +164,9 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		return sum, err
 	}
 	r.lim = NewLimiter(ro.RPM, ro.TPM)
+	if seams.limiter != nil {
+		seams.limiter(r.lim)
+	}
 	r.pages = &pageJournal{path: PagesPath(ro.Journal)}
 	err = r.execute(ctx, items, j, &sum)
 	sum.Retries = int(r.retries.Load())
