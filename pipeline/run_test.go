@@ -674,6 +674,85 @@ func TestRunDryRunWritesBodies(t *testing.T) {
 	}
 }
 
+// TestRunDryRunReplacesItsBodies: a dry run into a folder that holds the
+// previous dry run's bodies replaces them (11 → 2, not 13 left behind),
+// and removes nothing else, even what a tampered index names: the user's
+// files in a --dry-run-dir, anything outside it, folders.
+func TestRunDryRunReplacesItsBodies(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	dir := t.TempDir()
+	many, few := filepath.Join(dir, "many"), filepath.Join(dir, "few")
+	writePNGs(t, many, 11)
+	writePNGs(t, few, 2)
+	out := filepath.Join(dir, "bodies")
+	mine := []string{filepath.Join(out, "notes.txt"), filepath.Join(out, "0099-mine.json"), filepath.Join(dir, "outside.txt")}
+	for _, p := range mine {
+		copyFile(t, "../testdata/images/png.png", p)
+	}
+	if err := os.MkdirAll(filepath.Join(out, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dry := func(in string) (RunSummary, []DryRunRequest) {
+		t.Helper()
+		var reqs []DryRunRequest
+		sum, err := Run(context.Background(), testConfig(t), RunOptions{Journal: filepath.Join(dir, "r.jsonl"), Preset: "describe", DryRun: true, DryRunDir: out},
+			testClient(t, srv.URL), []string{in}, nil, Hooks{DryRun: func(d DryRunRequest) { reqs = append(reqs, d) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, reqs
+	}
+	bodies := func() []string {
+		t.Helper()
+		ents, err := os.ReadDir(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	if sum, _ := dry(many); sum.Requests != 11 || len(bodies()) != 11+4 {
+		t.Fatalf("first dry run: %d requests, folder %v", sum.Requests, bodies())
+	}
+	sum, reqs := dry(few)
+	want := []string{"0001-img-000.png.json", "0002-img-001.png.json", "0099-mine.json", "index.json", "notes.txt", "sub"}
+	if got := bodies(); sum.Requests != 2 || !slices.Equal(got, want) {
+		t.Errorf("second dry run: %d requests, folder %v, want %v", sum.Requests, got, want)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "index.json"))
+	if err != nil || !strings.Contains(string(data), `"file": "0002-img-001.png.json"`) || !strings.Contains(string(data), filepath.Join(few, "img-001.png")) {
+		t.Errorf("index: %s %v", data, err)
+	}
+	for _, d := range reqs {
+		if _, err := os.Stat(d.File); err != nil {
+			t.Errorf("body %s: %v", d.File, err)
+		}
+	}
+	// A tampered index: names outside the folder, the user's files, a folder.
+	tampered := `{"files": [{"file": "../outside.txt"}, {"file": "sub"}, {"file": "notes.txt/"}, {"file": ""}, {"file": "0001-img-000.png.json"}]}`
+	if err := os.WriteFile(filepath.Join(out, "index.json"), []byte(tampered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing to send: the listed body goes, and so does the index.
+	if err := os.WriteFile(filepath.Join(dir, "only.txt"), []byte("text"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _ := dry(filepath.Join(dir, "only.txt")); sum.Requests != 0 || sum.Skipped != 1 {
+		t.Errorf("text only: %+v", sum)
+	}
+	if got, want := bodies(), []string{"0002-img-001.png.json", "0099-mine.json", "notes.txt", "sub"}; !slices.Equal(got, want) {
+		t.Errorf("after the tampered index: %v, want %v", got, want)
+	}
+	for _, p := range mine {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
 func TestRunVideoEvents(t *testing.T) {
 	needTool(t, "ffmpeg")
 	needTool(t, "ffprobe")
