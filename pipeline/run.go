@@ -55,10 +55,7 @@ type runner struct {
 // The error is nil when the run went through, even if items failed: the
 // summary counts them.
 func Run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks) (RunSummary, error) {
-	begin := time.Now()
-	sum, err := run(ctx, cfg, ro, client, args, stdin, hooks, runSeams{})
-	sum.ElapsedS = time.Since(begin).Seconds()
-	return sum, err
+	return run(ctx, cfg, ro, client, args, stdin, hooks, runSeams{})
 }
 
 // runSeams replace stages of a run in tests; the zero value replaces none.
@@ -148,7 +145,9 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	defer r.removeTemp()
 
 	if ro.DryRun {
+		begin := time.Now()
 		err := r.dryRun(ctx, items, &sum)
+		sum.ElapsedS = time.Since(begin).Seconds()
 		return sum, err
 	}
 	if hooks.Confirm != nil && plan.Requests > 0 {
@@ -156,6 +155,7 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 			return sum, err
 		}
 	}
+	begin := time.Now() // the time at the prompt is not the run's
 	if hooks.Start != nil {
 		hooks.Start(plan)
 	}
@@ -179,6 +179,7 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	if err == nil && ctx.Err() != nil {
 		err = fmt.Errorf("run interrupted: %w", ctx.Err())
 	}
+	sum.ElapsedS = time.Since(begin).Seconds()
 	return sum, err
 }
 

@@ -645,6 +645,27 @@ func TestRunMaxCostRefusesBeforeSending(t *testing.T) {
 	}
 }
 
+// TestRunElapsedAfterConfirmation: the summary's elapsed time starts once
+// the run is confirmed, so the time a person takes at the prompt is not
+// in it: it is at most the time from the answer to Run's return.
+func TestRunElapsedAfterConfirmation(t *testing.T) {
+	f := newFixture(t, 1)
+	var answered time.Time
+	sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: f.journal}, testClient(t, f.srv.URL), []string{f.in}, nil,
+		Hooks{Confirm: func(Plan) (bool, error) {
+			time.Sleep(300 * time.Millisecond) // thinking about it
+			answered = time.Now()
+			return true, nil
+		}})
+	after := time.Since(answered).Seconds()
+	if err != nil || sum.OK != 1 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if sum.ElapsedS <= 0 || sum.ElapsedS > after {
+		t.Errorf("elapsed %.3fs, want at most the %.3fs since the answer", sum.ElapsedS, after)
+	}
+}
+
 func TestRunDryRunWritesBodies(t *testing.T) {
 	srv := dashtest.New(t, testKey)
 	dir := t.TempDir()

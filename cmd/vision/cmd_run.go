@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,6 +155,7 @@ func runRun(c *cli.Context) error {
 
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
+	unnote := func() bool { return false }
 	hooks := pipeline.Hooks{
 		Plan: func(p pipeline.Plan) {
 			if jsonOut {
@@ -165,6 +167,12 @@ func runRun(c *cli.Context) error {
 		Start: func(p pipeline.Plan) {
 			if prog != nil {
 				prog.start(p) // not before: its ticker would draw over the prompt
+			}
+			if !quiet && p.Requests > 0 {
+				unnote = context.AfterFunc(c.Context, func() {
+					note(stderr, prog, fmt.Sprintf("vision: interrupted: requests in flight have %s to finish; "+
+						"Ctrl-C again stops at once (they are lost, --resume sends them again)", ro.Grace))
+				})
 			}
 		},
 		Done: func(r pipeline.Record) {
@@ -201,6 +209,7 @@ func runRun(c *cli.Context) error {
 		}
 	}
 	sum, err := pipeline.Run(c.Context, cfg, ro, client, c.Args().Slice(), c.App.Reader, hooks)
+	unnote()
 	if prog != nil {
 		prog.finish()
 	}
