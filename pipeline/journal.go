@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -299,6 +300,52 @@ func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.lf.close()
+}
+
+// Redactor rewrites a string before it leaves the process: every string
+// of every record and page record passes through it on its way to the
+// journal, the page journal and the Done hook (which --json prints), so
+// the API key can never be written, whatever an error message quotes. A
+// nil Redactor keeps strings as they are.
+type Redactor func(string) string
+
+// recordRedactor is the run's Redactor: the one place to plug in the key
+// redaction of pipeline.Config (added with the API client's redaction;
+// until then none).
+func recordRedactor(Config) Redactor { return nil }
+
+func (f Redactor) apply(ss ...*string) {
+	for _, s := range ss {
+		*s = f(*s)
+	}
+}
+
+// record is r with f applied to each of its strings.
+func (f Redactor) record(r Record) Record {
+	if f == nil {
+		return r
+	}
+	f.apply(&r.ID, &r.Path, &r.SHA256, &r.Settings, &r.Status, &r.Answer, &r.Currency, &r.Error, &r.ErrorClass, &r.Stage, &r.RequestID)
+	if r.SettingsDetail != nil {
+		r.SettingsDetail = json.RawMessage(f(string(r.SettingsDetail)))
+	}
+	r.Outputs = slices.Clone(r.Outputs)
+	for i := range r.Outputs {
+		f.apply(&r.Outputs[i])
+	}
+	r.PageResults = slices.Clone(r.PageResults)
+	for i := range r.PageResults {
+		f.apply(&r.PageResults[i].RequestID)
+	}
+	return r
+}
+
+// page is p with f applied to each of its strings.
+func (f Redactor) page(p PageRecord) PageRecord {
+	if f != nil {
+		f.apply(&p.ID, &p.Path, &p.SHA256, &p.Settings, &p.Answer, &p.Currency, &p.RequestID)
+	}
+	return p
 }
 
 // Latest is the last record of each id, in the order the ids first appear:

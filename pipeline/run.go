@@ -28,6 +28,7 @@ type runner struct {
 	videoSem chan struct{}
 	retries  atomic.Int64
 	latest   map[string]Record // the journal's last record per id, before this run
+	redact   Redactor          // applied to every record and page written or reported
 	pages    *pageJournal      // PDF pages, kept as they are answered
 	seams    runSeams
 }
@@ -66,6 +67,8 @@ type runSeams struct {
 	// limiter is given the run's limiter before anything is sent (the rate
 	// tests watch what it grants and starts).
 	limiter func(*Limiter)
+	// redact replaces the run's Redactor.
+	redact Redactor
 }
 
 func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks, seams runSeams) (RunSummary, error) {
@@ -118,7 +121,11 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		}
 	}
 	r := &runner{cfg: cfg, ro: ro, client: client, hooks: hooks, settings: settingsKey(cfg, ro),
-		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers), latest: st.latest, seams: seams}
+		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers), latest: st.latest, seams: seams,
+		redact: recordRedactor(cfg)}
+	if seams.redact != nil {
+		r.redact = seams.redact
+	}
 	items, err := planItems(ctx, cfg, ro, kept)
 	if err != nil {
 		return sum, err
@@ -392,11 +399,11 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 	done := func(rec Record) {
 		sum.count(rec)
 		if r.hooks.Done != nil {
-			r.hooks.Done(rec)
+			r.hooks.Done(r.redact.record(rec))
 		}
 	}
 	write := func(rec Record) error {
-		if err := j.Append(rec); err != nil {
+		if err := j.Append(r.redact.record(rec)); err != nil {
 			return err
 		}
 		done(rec)
@@ -406,7 +413,7 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 		var err error
 		switch it.action {
 		case ActionSkip, ActionFail:
-			rec := r.planRecord(it)
+			rec := r.redact.record(r.planRecord(it)) // as the journal has it
 			if last, ok := r.latest[it.id]; ok && samePlanRecord(last, rec) {
 				done(rec) // unchanged: the journal has it
 				continue
@@ -441,7 +448,7 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 		if res.resp != nil {
 			sum.bill(r.usageOf(res.resp))
 			if res.page > 0 && res.err == nil && !res.resp.Partial {
-				if err := r.pages.Append(r.pageRecord(res)); err != nil {
+				if err := r.pages.Append(r.redact.page(r.pageRecord(res))); err != nil {
 					return err
 				}
 			}

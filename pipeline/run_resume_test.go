@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -489,5 +491,45 @@ func TestRunResumeKeepsOtherItemsOutputs(t *testing.T) {
 	}
 	if n := len(srv.Requests()); n != 2+3+5 {
 		t.Errorf("%d requests, want 10", n)
+	}
+}
+
+// TestRunRedactsEveryRecord: every string of every record and page record
+// goes through the run's Redactor before it reaches the journal, the page
+// journal or the Done hook (paths, answers, errors).
+func TestRunRedactsEveryRecord(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	srv.Set(func(c *dashtest.Settings) { c.Answer = func(dashtest.Request) string { return "answer SECRET" } })
+	dir := t.TempDir()
+	in := filepath.Join(dir, "SECRET-in")
+	writePNGs(t, in, 2)
+	copyFile(t, "../testdata/images/garbage.jpg", filepath.Join(in, "SECRET-broken.jpg"))
+	if _, err := exec.LookPath("pdftoppm"); err == nil {
+		copyFile(t, "../testdata/pdf/two-pages.pdf", filepath.Join(in, "doc.pdf"))
+	}
+	journal := filepath.Join(dir, "r.jsonl")
+	seams := runSeams{redact: func(s string) string { return strings.ReplaceAll(s, "SECRET", "[redacted]") }}
+	var done []Record
+	sum, err := run(context.Background(), testConfig(t), RunOptions{Journal: journal, Preset: "ocr"}, testClient(t, srv.URL),
+		[]string{in}, nil, Hooks{Done: func(r Record) { done = append(done, r) }}, seams)
+	if err != nil || sum.OK < 2 || sum.Failed != 1 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	for _, f := range []string{journal, PagesPath(journal)} {
+		data, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), "SECRET") {
+			t.Errorf("%s holds the secret:\n%s", f, data)
+		}
+	}
+	if len(done) != sum.OK+sum.Failed {
+		t.Errorf("%d records reported", len(done))
+	}
+	for _, r := range done {
+		if b, _ := json.Marshal(r); strings.Contains(string(b), "SECRET") || !strings.Contains(string(b), "[redacted]") {
+			t.Errorf("Done got %s", b)
+		}
 	}
 }
