@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -162,7 +163,7 @@ type doneKey struct{ id, sha, settings string }
 // newline if it is a whole record; any other line that is not a record is
 // an error, so a file that is not a journal is never appended to.
 func OpenJournal(path string) (*Journal, error) {
-	f, err := openLocked(path, true)
+	f, _, err := openLocked(path, true)
 	if err != nil {
 		return nil, err
 	}
@@ -181,9 +182,27 @@ func journalOn(f *os.File, path string) (*Journal, error) {
 
 // openLocked opens a journal file for appending and takes its exclusive
 // lock; with create it is created if missing (and its folder synced, so
-// the new name survives a power loss), else a missing file gives (nil,
-// nil).
-func openLocked(path string, create bool) (*os.File, error) {
+// the new name survives a power loss; created reports it), else a missing
+// file gives (nil, false, nil). The lock is checked to be on the file the
+// path names once it is held: a run that removed its empty journal (see
+// runState) may have unlinked the file this one opened, which is then
+// opened again.
+func openLocked(path string, create bool) (f *os.File, created bool, err error) {
+	for range 10 {
+		if f, created, err = openLockedOnce(path, create); err != nil || f == nil {
+			return f, created, err
+		}
+		fi, ferr := f.Stat()
+		pi, perr := os.Stat(path)
+		if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+			return f, created, nil
+		}
+		f.Close()
+	}
+	return nil, false, fmt.Errorf("%w: %s keeps being replaced by another process; -o another file", ErrJournalLocked, path)
+}
+
+func openLockedOnce(path string, create bool) (*os.File, bool, error) {
 	flag := os.O_RDWR | os.O_APPEND
 	_, statErr := os.Stat(path)
 	if create {
@@ -191,25 +210,26 @@ func openLocked(path string, create bool) (*os.File, error) {
 	}
 	f, err := os.OpenFile(path, flag, 0o644)
 	if !create && errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open journal: %w", err)
+		return nil, false, fmt.Errorf("open journal: %w", err)
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
 		if errors.Is(err, ErrJournalLocked) {
-			return nil, fmt.Errorf("%w: %s is locked by another process; wait for that run to end, or -o another file", ErrJournalLocked, path)
+			return nil, false, fmt.Errorf("%w: %s is locked by another process; wait for that run to end, or -o another file", ErrJournalLocked, path)
 		}
-		return nil, fmt.Errorf("lock journal %s: %w", path, err)
+		return nil, false, fmt.Errorf("lock journal %s: %w", path, err)
 	}
-	if errors.Is(statErr, os.ErrNotExist) {
+	created := errors.Is(statErr, os.ErrNotExist)
+	if created {
 		if err := syncDir(filepath.Dir(path)); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("create journal %s: %w", path, err)
+			return nil, false, fmt.Errorf("create journal %s: %w", path, err)
 		}
 	}
-	return f, nil
+	return f, created, nil
 }
 
 func openJournal(f *os.File) (*Journal, error) {
@@ -282,6 +302,47 @@ func (j *Journal) Close() error {
 	return j.lf.close()
 }
 
+// Redactor rewrites a string before it leaves the process: every string
+// of every record and page record passes through it on its way to the
+// journal, the page journal and the Done hook (which --json prints), so
+// the API key can never be written, whatever an error message quotes. A
+// nil Redactor keeps strings as they are.
+type Redactor func(string) string
+
+func (f Redactor) apply(ss ...*string) {
+	for _, s := range ss {
+		*s = f(*s)
+	}
+}
+
+// record is r with f applied to each of its strings.
+func (f Redactor) record(r Record) Record {
+	if f == nil {
+		return r
+	}
+	f.apply(&r.ID, &r.Path, &r.SHA256, &r.Settings, &r.Status, &r.Answer, &r.Currency, &r.Error, &r.ErrorClass, &r.Stage, &r.RequestID)
+	if r.SettingsDetail != nil {
+		r.SettingsDetail = json.RawMessage(f(string(r.SettingsDetail)))
+	}
+	r.Outputs = slices.Clone(r.Outputs)
+	for i := range r.Outputs {
+		f.apply(&r.Outputs[i])
+	}
+	r.PageResults = slices.Clone(r.PageResults)
+	for i := range r.PageResults {
+		f.apply(&r.PageResults[i].RequestID)
+	}
+	return r
+}
+
+// page is p with f applied to each of its strings.
+func (f Redactor) page(p PageRecord) PageRecord {
+	if f != nil {
+		f.apply(&p.ID, &p.Path, &p.SHA256, &p.Settings, &p.Answer, &p.Currency, &p.RequestID)
+	}
+	return p
+}
+
 // Latest is the last record of each id, in the order the ids first appear:
 // the result of each item when records were appended by several runs.
 func Latest(recs []Record) []Record {
@@ -298,8 +359,9 @@ func Latest(recs []Record) []Record {
 	return out
 }
 
-// recordRedactor is what scrubs the records of a run: cfg.Redact, else
-// the client's Redact method, if it has one.
+// recordRedactor is what scrubs the records of a run (the run's Redactor,
+// field by field, and each journal line again): cfg.Redact, else the
+// client's Redact method, if it has one.
 func recordRedactor(cfg Config, client Sender) func(string) string {
 	if cfg.Redact != nil {
 		return cfg.Redact

@@ -202,6 +202,64 @@ func TestLimitSentMovesTheWindow(t *testing.T) {
 	})
 }
 
+// TestLimitPendingStartCountsInEveryWindow: a request granted at 0 whose
+// headers go out only at 2 s (a slow connect) counts in every window while
+// it is pending, so requests granted meanwhile still keep the windows once
+// its start is known. The old limiter checked them against its grant time
+// and then moved it: starts at 0.5, 1.05, 1.55 and 2.0 s, three in a
+// second at --rpm 120. A grant never reported sent counts from its
+// Release.
+func TestLimitPendingStartCountsInEveryWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLimiter(120, 0) // two a second, 0.5 s apart
+		t0 := time.Now()
+		var slow time.Duration
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s, err := l.Acquire(t.Context(), 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(2 * time.Second)
+			s.Sent(time.Now())
+			slow = time.Since(t0)
+		}()
+		synctest.Wait() // granted, pending
+		starts := runWaits(t, l, 1, 3, func(int, int) int { return 0 })
+		<-done
+		// runWaits measures from its call: t0 too, no fake time has passed.
+		starts = append(starts, waitStart{at: slow})
+		slices.SortFunc(starts, func(a, b waitStart) int { return int(a.at - b.at) })
+		if c, _ := maxInWindow(starts, time.Second); c > 2 {
+			t.Errorf("%d starts in one 1 s window, limit 2: %v", c, starts)
+		}
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].at - starts[i-1].at; gap < 500*time.Millisecond {
+				t.Errorf("starts %v and %v are %v apart, want ≥ 0.5 s", starts[i-1].at, starts[i].at, gap)
+			}
+		}
+
+		// Released without Sent: counted as started at the release.
+		l = NewLimiter(60, 0)
+		s, err := l.Acquire(t.Context(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t1 := time.Now()
+		time.Sleep(300 * time.Millisecond)
+		s.Release()
+		s.Sent(time.Now().Add(time.Hour)) // too late: the release counted
+		if err := l.Wait(t.Context(), 0); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t1); d != 1300*time.Millisecond+windowMargin {
+			t.Errorf("next start %v after a grant released at 0.3 s, want 1.35 s", d)
+		}
+	})
+}
+
 // TestLimitBackoffResumesAtItsEnd: waiters that meet a backoff start when
 // it ends, spaced as before: they hold back nothing while they wait (the
 // old limiter kept the slots they had reserved, adding one spacing per

@@ -24,11 +24,41 @@ import (
 // or with the results journal, get "~2", "~3"… before the extension, the
 // first input in order keeping the plain name. Files are written to a
 // temporary name and renamed.
+//
+// A journal that is resumed (or appended to with new inputs) already
+// claims outputs: every output a record lists belongs to that record's
+// input path. An input keeps the output its path had (in this output
+// folder, with this extension), and no other input is given a claimed
+// path, so a resumed run with inputs from another folder ("day2/scan.jpg"
+// after "day1/scan.jpg", both OUT/scan.jpg.md by the rule above) never
+// overwrites an earlier item's output: the new one gets "~2".
+
+// outputClaims are the outputs a journal's records list: owner maps each
+// output (pathKey) to the input path (cleanKey) that wrote it, own each
+// input path to its latest output.
+type outputClaims struct {
+	owner map[string]string
+	own   map[string]string
+}
+
+// claimedOutputs collects the outputs of recs, in journal order (a later
+// record of the same input wins its own).
+func claimedOutputs(recs []Record) outputClaims {
+	c := outputClaims{owner: map[string]string{}, own: map[string]string{}}
+	for _, r := range recs {
+		for _, o := range r.Outputs {
+			c.owner[pathKey(o)] = cleanKey(r.Path)
+			c.own[cleanKey(r.Path)] = o
+		}
+	}
+	return c
+}
 
 // outputPaths maps the path of each readable input to its output file, or
-// returns nil when the preset writes none. reserved are paths no output
-// may take (the journal and its side files).
-func outputPaths(inputs []Input, outDir, ext string, reserved ...string) map[string]string {
+// returns nil when the preset writes none. claims are the outputs the
+// journal already lists (see above); reserved are paths no output may take
+// (the journal and its side files).
+func outputPaths(inputs []Input, outDir, ext string, claims outputClaims, reserved ...string) map[string]string {
 	if outDir == "" || ext == "" {
 		return nil
 	}
@@ -67,8 +97,16 @@ func outputPaths(inputs []Input, outDir, ext string, reserved ...string) map[str
 	for _, r := range reserved {
 		taken.addFile(r)
 	}
+	for k := range claims.owner {
+		taken.addFile(k)
+	}
 	out := make(map[string]string, len(files))
 	for _, f := range files {
+		if p, ok := claims.own[cleanKey(f.path)]; ok && strings.HasSuffix(p, ext) && within(pathKey(p), pathKey(outDir)) &&
+			claims.owner[pathKey(p)] == cleanKey(f.path) {
+			out[f.path] = p // its own output from an earlier run
+			continue
+		}
 		rel, err := filepath.Rel(base, f.abs)
 		if err != nil {
 			rel = filepath.Base(f.abs)

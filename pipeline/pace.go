@@ -115,12 +115,14 @@ func (d pacedDoer) Do(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	// The limiter counts the start when the request has been written, after
-	// any connecting: at or after the moment the server sees it, not when
-	// the slot was granted (a later time only spaces the next starts more).
-	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { slot.Sent(time.Now()) }}
+	// The attempt starts when its headers have been written, after any
+	// connecting: the first moment the server can count it (its body may
+	// take longer to upload). Until then the limiter counts it as pending;
+	// an attempt that never got its headers out is counted when it ends.
+	trace := &httptrace.ClientTrace{WroteHeaders: func() { slot.Sent(time.Now()) }}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	resp, err := d.next.Do(req)
+	slot.Release()
 	switch {
 	case err != nil:
 		if req.Context().Err() != nil {

@@ -28,6 +28,7 @@ type runner struct {
 	videoSem chan struct{}
 	retries  atomic.Int64
 	latest   map[string]Record // the journal's last record per id, before this run
+	redact   Redactor          // applied to every record and page written or reported
 	pages    *pageJournal      // PDF pages, kept as they are answered
 	seams    runSeams
 }
@@ -55,10 +56,7 @@ type runner struct {
 // The error is nil when the run went through, even if items failed: the
 // summary counts them.
 func Run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks) (RunSummary, error) {
-	begin := time.Now()
-	sum, err := run(ctx, cfg, ro, client, args, stdin, hooks, runSeams{})
-	sum.ElapsedS = time.Since(begin).Seconds()
-	return sum, err
+	return run(ctx, cfg, ro, client, args, stdin, hooks, runSeams{})
 }
 
 // runSeams replace stages of a run in tests; the zero value replaces none.
@@ -66,6 +64,11 @@ type runSeams struct {
 	// prepare stands in for preparing a task (the overhead benchmark
 	// hands out payloads prepared beforehand, so encoding is not counted).
 	prepare func(ctx context.Context, t task) (Prepared, error)
+	// limiter is given the run's limiter before anything is sent (the rate
+	// tests watch what it grants and starts).
+	limiter func(*Limiter)
+	// redact replaces the run's Redactor.
+	redact Redactor
 }
 
 func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []string, stdin io.Reader, hooks Hooks, seams runSeams) (RunSummary, error) {
@@ -98,9 +101,9 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		return sum, err
 	}
 
-	// Lock the journal and read what it holds, before any work: a second
-	// run on the same file stops here, and one without --resume never
-	// appends to an existing journal.
+	// Lock the journal (creating it, and its folder, when new) and read
+	// what it holds, before any work: a second run on the same file stops
+	// here, and one without --resume never appends to an existing journal.
 	st, err := openState(ro)
 	if err != nil {
 		return sum, err
@@ -118,13 +121,18 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 		}
 	}
 	r := &runner{cfg: cfg, ro: ro, client: client, hooks: hooks, settings: settingsKey(cfg, ro),
-		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers), latest: st.latest, seams: seams}
+		prompt: PromptTokens(cfg.Prompt), videoSem: make(chan struct{}, ro.VideoWorkers), latest: st.latest, seams: seams,
+		redact: Redactor(recordRedactor(cfg, client))}
+	if seams.redact != nil {
+		r.redact = seams.redact
+	}
 	items, err := planItems(ctx, cfg, ro, kept)
 	if err != nil {
 		return sum, err
 	}
-	// Output paths come from every input, before the shard, so shards agree.
-	outs := outputPaths(inputs, ro.OutDir, Presets[ro.Preset].OutputExt, ro.Journal, PagesPath(ro.Journal))
+	// Output paths come from every input, before the shard, so shards
+	// agree; those the journal's records claim stay with their inputs.
+	outs := outputPaths(inputs, ro.OutDir, Presets[ro.Preset].OutputExt, st.claims, ro.Journal, PagesPath(ro.Journal))
 	for _, it := range items {
 		it.out = outs[it.in.Path]
 	}
@@ -144,7 +152,9 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	defer r.removeTemp()
 
 	if ro.DryRun {
+		begin := time.Now()
 		err := r.dryRun(ctx, items, &sum)
+		sum.ElapsedS = time.Since(begin).Seconds()
 		return sum, err
 	}
 	if hooks.Confirm != nil && plan.Requests > 0 {
@@ -152,6 +162,7 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 			return sum, err
 		}
 	}
+	begin := time.Now() // the time at the prompt is not the run's
 	if hooks.Start != nil {
 		hooks.Start(plan)
 	}
@@ -161,6 +172,9 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	}
 	j.lf.redact = recordRedactor(cfg, client)
 	r.lim = NewLimiter(ro.RPM, ro.TPM)
+	if seams.limiter != nil {
+		seams.limiter(r.lim)
+	}
 	r.pages = &pageJournal{path: PagesPath(ro.Journal), lf: lineFile{redact: j.lf.redact}}
 	err = r.execute(ctx, items, j, &sum)
 	sum.Retries = int(r.retries.Load())
@@ -173,6 +187,7 @@ func run(ctx context.Context, cfg Config, ro RunOptions, client Sender, args []s
 	if err == nil && ctx.Err() != nil {
 		err = fmt.Errorf("run interrupted: %w", ctx.Err())
 	}
+	sum.ElapsedS = time.Since(begin).Seconds()
 	return sum, err
 }
 
@@ -385,11 +400,11 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 	done := func(rec Record) {
 		sum.count(rec)
 		if r.hooks.Done != nil {
-			r.hooks.Done(rec)
+			r.hooks.Done(r.redact.record(rec))
 		}
 	}
 	write := func(rec Record) error {
-		if err := j.Append(rec); err != nil {
+		if err := j.Append(r.redact.record(rec)); err != nil {
 			return err
 		}
 		done(rec)
@@ -399,7 +414,7 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 		var err error
 		switch it.action {
 		case ActionSkip, ActionFail:
-			rec := r.planRecord(it)
+			rec := r.redact.record(r.planRecord(it)) // as the journal has it
 			if last, ok := r.latest[it.id]; ok && samePlanRecord(last, rec) {
 				done(rec) // unchanged: the journal has it
 				continue
@@ -434,7 +449,7 @@ func (r *runner) collect(items, send []*runItem, results <-chan *taskResult, j *
 		if res.resp != nil {
 			sum.bill(r.usageOf(res.resp))
 			if res.page > 0 && res.err == nil && !res.resp.Partial {
-				if err := r.pages.Append(r.pageRecord(res)); err != nil {
+				if err := r.pages.Append(r.redact.page(r.pageRecord(res))); err != nil {
 					return err
 				}
 			}

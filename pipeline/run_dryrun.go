@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,11 +24,29 @@ type dryRequestFile struct {
 	Body          json.RawMessage `json:"body"` // base64 elided
 }
 
+// dryIndexName is the index of the request bodies a dry run wrote in its
+// folder: the next dry run into the folder removes exactly the files it
+// lists (and nothing else: --dry-run-dir may be a folder with other files)
+// before writing its own, so the folder holds one dry run's bodies.
+const dryIndexName = "index.json"
+
+// dryIndex is index.json: the body files of the last dry run, in order.
+type dryIndex struct {
+	Files []dryIndexFile `json:"files"`
+}
+
+type dryIndexFile struct {
+	File string `json:"file"` // name in the folder
+	Path string `json:"path"` // the input
+	Page int    `json:"page,omitempty"`
+}
+
 // dryRun prepares every request exactly as a run would (resized images,
 // extracted frames, rendered pages; uploads shown as pending) and writes
 // each one's preview to ro.DryRunDir as NNNN-NAME[-pPAGE].json, numbered in
-// input order. Nothing is sent and the journal is not touched. Items that
-// cannot be prepared count as failed.
+// input order, replacing the bodies of the previous dry run there (listed
+// in its index.json). Nothing is sent and the journal is not touched.
+// Items that cannot be prepared count as failed.
 func (r *runner) dryRun(ctx context.Context, items []*runItem, sum *RunSummary) error {
 	var tasks []task
 	for _, it := range items {
@@ -41,11 +60,11 @@ func (r *runner) dryRun(ctx context.Context, items []*runItem, sum *RunSummary) 
 			sum.FailuresByClass[it.code]++
 		}
 	}
+	if err := replaceDryIndex(r.ro.DryRunDir, tasks); err != nil {
+		return err
+	}
 	if len(tasks) == 0 {
 		return nil
-	}
-	if err := os.MkdirAll(r.ro.DryRunDir, 0o755); err != nil {
-		return fmt.Errorf("dry run: %w", err)
 	}
 	failedItems := map[int]bool{}
 	type result struct {
@@ -91,11 +110,7 @@ func (r *runner) dryOne(ctx context.Context, t task) DryRunRequest {
 		d.Error = fmt.Sprintf("encode request preview: %v", err)
 		return d
 	}
-	name := fmt.Sprintf("%04d-%s", t.it.idx+1, safeName(filepath.Base(t.it.in.Path)))
-	if t.page > 0 {
-		name += fmt.Sprintf("-p%d", t.page)
-	}
-	d.File = filepath.Join(r.ro.DryRunDir, name+".json")
+	d.File = filepath.Join(r.ro.DryRunDir, dryFileName(t))
 	if err := writeOutput(d.File, append(data, '\n')); err != nil {
 		d.Error, d.File = err.Error(), ""
 	}
@@ -112,4 +127,54 @@ func safeName(s string) string {
 		return '_'
 	}, s)
 	return strings.TrimLeft(s, ".-")
+}
+
+// dryFileName is the body file of one task: NNNN-NAME[-pPAGE].json.
+func dryFileName(t task) string {
+	name := fmt.Sprintf("%04d-%s", t.it.idx+1, safeName(filepath.Base(t.it.in.Path)))
+	if t.page > 0 {
+		name += fmt.Sprintf("-p%d", t.page)
+	}
+	return name + ".json"
+}
+
+// replaceDryIndex removes the bodies the index in dir lists (plain names
+// of regular files in dir, never the index itself), then writes the index
+// of the bodies tasks will write, before any is written, so an
+// interrupted dry run is replaced whole by the next; with no tasks it
+// removes the index. A folder without an index is left as it is.
+func replaceDryIndex(dir string, tasks []task) error {
+	index := filepath.Join(dir, dryIndexName)
+	if data, err := os.ReadFile(index); err == nil {
+		var old dryIndex
+		if json.Unmarshal(data, &old) == nil {
+			for _, f := range old.Files {
+				name := f.File
+				if name == "" || name != filepath.Base(name) || name == "." || name == ".." || name == dryIndexName {
+					continue
+				}
+				if st, err := os.Lstat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
+					os.Remove(filepath.Join(dir, name))
+				}
+			}
+		}
+	}
+	if len(tasks) == 0 {
+		if err := os.Remove(index); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("dry run: %w", err)
+		}
+		return nil
+	}
+	ix := dryIndex{Files: make([]dryIndexFile, 0, len(tasks))}
+	for _, t := range tasks {
+		ix.Files = append(ix.Files, dryIndexFile{File: dryFileName(t), Path: t.it.in.Path, Page: t.page})
+	}
+	data, err := json.MarshalIndent(ix, "", "  ")
+	if err == nil {
+		err = writeOutput(index, append(data, '\n'))
+	}
+	if err != nil {
+		return fmt.Errorf("dry run: index of the request bodies: %w", err)
+	}
+	return nil
 }

@@ -104,6 +104,7 @@ func (r *runner) send(launch, sendCtx context.Context, res *taskResult) {
 	}}
 	res.sent = true
 	resp, err := r.client.Send(withPace(sendCtx, p), r.ro.API, r.request(res.prep), nil)
+	slot.Release() // a client without PaceAttempts never reports the start
 	res.finished = time.Now()
 	res.resp, res.err = resp, err
 	res.prep.Content = dashscope.Content{} // drop the media bytes

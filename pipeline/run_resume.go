@@ -10,23 +10,38 @@ import (
 
 // runState is what a run found in its journal and page journal before
 // planning, with the journal's lock held from then on.
+//
+// The lock is the journal's own flock, taken before anything is planned,
+// also when the journal does not exist yet: it is then created (empty, its
+// missing folders too) and locked at once, so that a second run on the
+// same new -o stops at its start, as on an existing journal, instead of
+// planning and sending the same items. The records and pages are read only
+// once the lock is held. A run that ends before anything is sent (a
+// refused budget, a declined prompt, an error while planning) removes the
+// empty journal and the folders it created, leaving the disk as it was.
 type runState struct {
-	path   string
-	f      *os.File // the journal, locked; nil before it exists (and in a dry run)
-	latest map[string]Record
-	pages  map[pageKey]PageRecord
+	path    string
+	f       *os.File // the journal, locked; nil in a dry run, and once journal() took it
+	created bool     // this run created the (empty) journal
+	dirs    []string // folders created for it, deepest first
+	latest  map[string]Record
+	claims  outputClaims
+	pages   map[pageKey]PageRecord
 }
 
-// openState locks the journal (not in a dry run, which only reads it) and
-// reads its records and pages. Without --resume an existing journal, or a
-// page journal left by a killed run, is refused (ErrJournalExists).
+// openState creates the journal's folder, creates and locks the journal
+// (not in a dry run, which only reads it) and reads its records and
+// pages. Without --resume an existing journal, or a page journal left by a
+// killed run, is refused (ErrJournalExists).
 func openState(ro RunOptions) (*runState, error) {
 	st := &runState{path: ro.Journal, latest: map[string]Record{}, pages: map[pageKey]PageRecord{}}
 	var recs []Record
 	var err error
 	if ro.DryRun {
 		recs, err = loadJournal(ro.Journal)
-	} else if st.f, err = openLocked(ro.Journal, false); err == nil && st.f != nil {
+	} else if st.dirs, err = makeDirs(filepath.Dir(ro.Journal)); err != nil {
+		err = fmt.Errorf("results file %s: cannot create its folder: %w; pass -o a file in a folder you can write", ro.Journal, err)
+	} else if st.f, st.created, err = openLocked(ro.Journal, true); err == nil {
 		if recs, _, _, err = readRecords(st.f); err != nil {
 			err = fmt.Errorf("%s is not a vision results file: %w", ro.Journal, err)
 		}
@@ -51,31 +66,56 @@ func openState(ro RunOptions) (*runState, error) {
 	for _, r := range recs {
 		st.latest[r.ID] = r // the last record per id wins
 	}
+	st.claims = claimedOutputs(recs)
 	for _, p := range pages {
 		st.pages[pageKey{doneKey{p.ID, p.SHA256, p.Settings}, p.Page}] = p
 	}
 	return st, nil
 }
 
-// journal opens the journal for appending (creating and locking it when
-// it did not exist), taking over the lock.
+// journal hands the locked journal over for appending, with its lock.
 func (st *runState) journal() (*Journal, error) {
 	f := st.f
 	st.f = nil
 	if f == nil {
-		var err error
-		if f, err = openLocked(st.path, true); err != nil {
-			return nil, err
-		}
+		return nil, fmt.Errorf("open journal %s: not locked", st.path)
 	}
 	return journalOn(f, st.path)
 }
 
+// close releases the journal unless journal() took it; a journal this run
+// created and never wrote to is removed (under its lock), with the folders
+// made for it.
 func (st *runState) close() {
 	if st.f != nil {
+		if info, err := st.f.Stat(); err == nil && st.created && info.Size() == 0 {
+			os.Remove(st.path)
+		}
 		st.f.Close()
 		st.f = nil
 	}
+	if _, err := os.Stat(st.path); errors.Is(err, os.ErrNotExist) {
+		for _, d := range st.dirs {
+			os.Remove(d) // only if empty
+		}
+	}
+	st.dirs = nil
+}
+
+// makeDirs creates dir and its missing parents and returns those it
+// created, deepest first.
+func makeDirs(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, os.ErrNotExist) || filepath.Dir(d) == d {
+			break
+		}
+		missing = append(missing, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return missing, nil
 }
 
 // loadJournal reads the records of an existing journal (none when the

@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -26,14 +28,18 @@ func latestByPath(recs []Record) map[string]Record {
 // TestRunPDFKeepsFinishedPages: a 500 on page 2 fails the PDF, but page 1
 // (answered and billed) is kept in the page journal and in the record's
 // page_results; --resume sends page 2 only and ends with one ok record,
-// pages merged in order.
+// pages merged in order. Pages are prepared in parallel, so either may be
+// sent first: the fault is keyed on the page itself (the test PDF's
+// page 1 renders at 2:1, page 2 at about 1.2:1), the first time it arrives.
 func TestRunPDFKeepsFinishedPages(t *testing.T) {
 	needTool(t, "pdftoppm")
 	needTool(t, "pdfinfo")
 	srv := dashtest.New(t, testKey)
+	var failed atomic.Bool
+	isPage2 := func(r dashtest.Request) bool { return 2*r.Width < 3*r.Height } // narrower than 1.5:1
 	srv.Set(func(c *dashtest.Settings) {
 		c.Fault = func(r dashtest.Request) dashtest.Fault {
-			if r.N == 2 {
+			if isPage2(r) && failed.CompareAndSwap(false, true) {
 				return dashtest.ServerError
 			}
 			return dashtest.None
@@ -61,7 +67,14 @@ func TestRunPDFKeepsFinishedPages(t *testing.T) {
 	if err != nil || len(pages) != 1 || pages[0].Page != 1 || !strings.HasPrefix(pages[0].Answer, "# Page ") {
 		t.Fatalf("page journal: %+v, %v", pages, err)
 	}
-	page1 := srv.Requests()[0].Key()
+	first := srv.Requests()
+	if len(first) != 2 || isPage2(first[0]) == isPage2(first[1]) {
+		t.Fatalf("first run sent %+v, want each page once", first)
+	}
+	page1 := first[0].Key()
+	if isPage2(first[0]) {
+		page1 = first[1].Key()
+	}
 
 	ro.Resume = true
 	var plan Plan
@@ -227,7 +240,7 @@ func TestOutputPathsDisambiguate(t *testing.T) {
 	t.Chdir(t.TempDir())
 	in := []Input{{Path: "x/A.png"}, {Path: "x/a.png"}, {Path: "x/b"}, {Path: "x/b.png"}, {Path: "r.md/x/c.png"}, {Path: "bad", Err: errors.New("x")}}
 	// Case-insensitive clashes and a reserved path (the journal) get "~2".
-	got := outputPaths(in, "r.md", ".md", filepath.Join("r.md", "x", "b.md"))
+	got := outputPaths(in, "r.md", ".md", outputClaims{}, filepath.Join("r.md", "x", "b.md"))
 	want := map[string]string{
 		"x/A.png": filepath.Join("r.md", "x", "A.png.md"), "x/a.png": filepath.Join("r.md", "x", "a.png~2.md"),
 		"x/b": filepath.Join("r.md", "x", "b~2.md"), "x/b.png": filepath.Join("r.md", "x", "b.png.md"),
@@ -243,13 +256,13 @@ func TestOutputPathsDisambiguate(t *testing.T) {
 	}
 	// An output never lies below another output (a file), nor is one a
 	// folder of another.
-	got = outputPaths([]Input{{Path: "d.md"}, {Path: "d.md.md/e"}, {Path: "f/g"}, {Path: "f.md/h"}, {Path: "f"}}, "o", ".md")
+	got = outputPaths([]Input{{Path: "d.md"}, {Path: "d.md.md/e"}, {Path: "f/g"}, {Path: "f.md/h"}, {Path: "f"}}, "o", ".md", outputClaims{})
 	for p, w := range map[string]string{"d.md": "o/d.md.md", "d.md.md/e": "o/d.md.md~2/e.md", "f/g": "o/f/g.md", "f.md/h": "o/f.md/h.md", "f": "o/f~2.md"} {
 		if got[p] != filepath.FromSlash(w) {
 			t.Errorf("%s → %s, want %s", p, got[p], w)
 		}
 	}
-	if outputPaths(in, "", ".md") != nil || outputPaths(in, "r.md", "") != nil {
+	if outputPaths(in, "", ".md", outputClaims{}) != nil || outputPaths(in, "r.md", "", outputClaims{}) != nil {
 		t.Error("outputs without a folder or an extension")
 	}
 }
@@ -344,5 +357,179 @@ func TestRunJournalLocked(t *testing.T) {
 	j.Close()
 	if _, err := Run(context.Background(), f.cfg, RunOptions{Journal: f.journal, Resume: true}, testClient(t, f.srv.URL), []string{f.in}, nil, Hooks{}); err != nil {
 		t.Errorf("after the lock is released: %v", err)
+	}
+}
+
+// TestRunNewJournalLockedBeforePlanning: a second run on the same new -o,
+// started while the first is at its confirmation (planned, nothing sent),
+// stops at once with ErrJournalLocked, with or without --resume: the new
+// journal is locked before planning, not after the prompt. The first run
+// then sends each item once: 5 records, 5 requests.
+func TestRunNewJournalLockedBeforePlanning(t *testing.T) {
+	for _, resume := range []bool{false, true} {
+		f := newFixture(t, 5)
+		var errB error
+		var planB bool
+		confirmA := func(Plan) (bool, error) {
+			_, errB = Run(context.Background(), f.cfg, RunOptions{Journal: f.journal, Resume: resume}, testClient(t, f.srv.URL),
+				[]string{f.in}, nil, Hooks{Plan: func(Plan) { planB = true }})
+			return true, nil
+		}
+		sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: f.journal, Resume: resume}, testClient(t, f.srv.URL),
+			[]string{f.in}, nil, Hooks{Confirm: confirmA})
+		if err != nil || sum.OK != 5 {
+			t.Fatalf("resume %v: run A: %+v %v", resume, sum, err)
+		}
+		if !errors.Is(errB, ErrJournalLocked) || planB {
+			t.Errorf("resume %v: run B on the same new journal: %v (planned: %v), want ErrJournalLocked before planning", resume, errB, planB)
+		}
+		if recs, reqs := len(loadRecords(t, f.journal)), len(f.srv.Requests()); recs != 5 || reqs != 5 {
+			t.Errorf("resume %v: %d records and %d requests for 5 items", resume, recs, reqs)
+		}
+	}
+}
+
+// TestRunJournalFolder: -o in a folder that does not exist creates it
+// before planning; a run that sends nothing (declined) leaves neither the
+// journal nor the folder; a folder that cannot be made stops the run
+// before planning, naming the results file.
+func TestRunJournalFolder(t *testing.T) {
+	f := newFixture(t, 1)
+	t.Chdir(f.dir)
+	declined := false
+	_, err := Run(context.Background(), f.cfg, RunOptions{Journal: "w1/w2/r.jsonl"}, testClient(t, f.srv.URL), []string{"in"}, nil,
+		Hooks{Confirm: func(Plan) (bool, error) {
+			_, serr := os.Stat("w1/w2/r.jsonl") // created and locked while the user decides
+			declined = serr == nil
+			return false, nil
+		}})
+	if !errors.Is(err, ErrDeclined) || !declined {
+		t.Fatalf("declined: %v, journal there at the prompt: %v", err, declined)
+	}
+	if _, err := os.Stat("w1"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a declined run left w1/: %v", err)
+	}
+	sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: "w1/w2/r.jsonl"}, testClient(t, f.srv.URL), []string{"in"}, nil, Hooks{})
+	if err != nil || sum.OK != 1 || len(loadRecords(t, "w1/w2/r.jsonl")) != 1 {
+		t.Fatalf("new folder: %+v %v", sum, err)
+	}
+	if err := os.WriteFile("afile", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	planned := false
+	_, err = Run(context.Background(), f.cfg, RunOptions{Journal: "afile/r.jsonl"}, testClient(t, f.srv.URL), []string{"in"}, nil,
+		Hooks{Plan: func(Plan) { planned = true }})
+	if err == nil || planned || !strings.Contains(err.Error(), "afile/r.jsonl") || !strings.Contains(err.Error(), "folder") {
+		t.Errorf("folder below a file: %v (planned: %v)", err, planned)
+	}
+}
+
+// TestRunResumeKeepsOtherItemsOutputs: day2's scans, added to day1's
+// journal by a resumed run, would take day1's output names (both are
+// OUT/img-000.png.md, relative to their own folder): the names day1's
+// records claim are kept for day1, day2's items get "~2", and a third run
+// over both, re-sending all (a new prompt), writes each item to the
+// output it had.
+func TestRunResumeKeepsOtherItemsOutputs(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	top := t.TempDir()
+	day1, day2 := filepath.Join(top, "day1"), filepath.Join(top, "day2")
+	writePNGs(t, day1, 2)
+	writePNGs(t, day2, 3)
+	copyFile(t, filepath.Join(day1, "img-001.png"), filepath.Join(day2, "img-000.png")) // other content, same name
+	work := filepath.Join(top, "run")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	cfg := testConfig(t)
+	run := func(resume bool, args ...string) {
+		t.Helper()
+		if _, err := Run(context.Background(), cfg, RunOptions{Journal: "all.jsonl", Preset: "ocr", Resume: resume}, testClient(t, srv.URL), args, nil, Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) map[string]string {
+		t.Helper()
+		owner := map[string]string{}
+		latest := latestByPath(loadRecords(t, "all.jsonl"))
+		for _, r := range latest {
+			if len(r.Outputs) != 1 {
+				t.Fatalf("%s: %s: outputs %v", when, r.Path, r.Outputs)
+			}
+			if o, dup := owner[r.Outputs[0]]; dup {
+				t.Errorf("%s: %s and %s both claim %s", when, o, r.Path, r.Outputs[0])
+			}
+			owner[r.Outputs[0]] = r.Path
+			if md, err := os.ReadFile(r.Outputs[0]); err != nil || string(md) != string(markdownOutput(r.Answer)) {
+				t.Errorf("%s: %s holds %q (%v), not the answer for %s", when, r.Outputs[0], md, err, r.Path)
+			}
+		}
+		out := map[string]string{}
+		for o, p := range owner {
+			out[p] = o
+		}
+		return out
+	}
+	run(false, day1)
+	first := check("day1")
+	if got := first[filepath.Join(day1, "img-000.png")]; got != filepath.Join("all.md", "img-000.png.md") {
+		t.Fatalf("day1 output %s", got)
+	}
+	run(true, day2)
+	second := check("day2 added")
+	if got := second[filepath.Join(day2, "img-000.png")]; got != filepath.Join("all.md", "img-000.png~2.md") {
+		t.Errorf("day2/img-000.png → %s, want all.md/img-000.png~2.md", got)
+	}
+	cfg.Prompt = "qwenvl markdown, again"
+	run(true, day1, day2)
+	third := check("both again")
+	for p, o := range second {
+		if third[p] != o {
+			t.Errorf("%s moved from %s to %s", p, o, third[p])
+		}
+	}
+	if n := len(srv.Requests()); n != 2+3+5 {
+		t.Errorf("%d requests, want 10", n)
+	}
+}
+
+// TestRunRedactsEveryRecord: every string of every record and page record
+// goes through the run's Redactor before it reaches the journal, the page
+// journal or the Done hook (paths, answers, errors).
+func TestRunRedactsEveryRecord(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	srv.Set(func(c *dashtest.Settings) { c.Answer = func(dashtest.Request) string { return "answer SECRET" } })
+	dir := t.TempDir()
+	in := filepath.Join(dir, "SECRET-in")
+	writePNGs(t, in, 2)
+	copyFile(t, "../testdata/images/garbage.jpg", filepath.Join(in, "SECRET-broken.jpg"))
+	if _, err := exec.LookPath("pdftoppm"); err == nil {
+		copyFile(t, "../testdata/pdf/two-pages.pdf", filepath.Join(in, "doc.pdf"))
+	}
+	journal := filepath.Join(dir, "r.jsonl")
+	seams := runSeams{redact: func(s string) string { return strings.ReplaceAll(s, "SECRET", "[redacted]") }}
+	var done []Record
+	sum, err := run(context.Background(), testConfig(t), RunOptions{Journal: journal, Preset: "ocr"}, testClient(t, srv.URL),
+		[]string{in}, nil, Hooks{Done: func(r Record) { done = append(done, r) }}, seams)
+	if err != nil || sum.OK < 2 || sum.Failed != 1 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	for _, f := range []string{journal, PagesPath(journal)} {
+		data, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), "SECRET") {
+			t.Errorf("%s holds the secret:\n%s", f, data)
+		}
+	}
+	if len(done) != sum.OK+sum.Failed {
+		t.Errorf("%d records reported", len(done))
+	}
+	for _, r := range done {
+		if b, _ := json.Marshal(r); strings.Contains(string(b), "SECRET") || !strings.Contains(string(b), "[redacted]") {
+			t.Errorf("Done got %s", b)
+		}
 	}
 }

@@ -31,7 +31,7 @@ type RunSummary struct {
 	DryRun    bool    `json:"dry_run,omitempty"`
 	DryRunDir string  `json:"dry_run_dir,omitempty"`
 	Shard     string  `json:"shard,omitempty"`
-	ElapsedS  float64 `json:"elapsed_s"`
+	ElapsedS  float64 `json:"elapsed_s"` // once confirmed: not planning, nor the time at the prompt
 }
 
 // count counts how one input ended, from its record.

@@ -10,6 +10,8 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -276,8 +278,9 @@ func TestRunFaultsOneRecordEachAndRateLimit(t *testing.T) {
 	client := testClient(t, srv.URL, dashscope.WithTimeouts(time.Second, 1500*time.Millisecond, 0))
 	cfg := testConfig(t)
 	cfg.Prompt = "What is this?"
-	sum, err := Run(context.Background(), cfg, RunOptions{Journal: journal, RPM: rpm, Concurrency: 6},
-		client, []string{filepath.Join(dir, "in")}, nil, Hooks{Retry: func(RetryEvent) { retries.Add(1) }})
+	var rl rateLog
+	sum, err := run(context.Background(), cfg, RunOptions{Journal: journal, RPM: rpm, Concurrency: 6},
+		client, []string{filepath.Join(dir, "in")}, nil, Hooks{Retry: func(RetryEvent) { retries.Add(1) }}, rl.seams())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,57 +314,131 @@ func TestRunFaultsOneRecordEachAndRateLimit(t *testing.T) {
 	if retries.Load() == 0 || sum.Retries != int(retries.Load()) {
 		t.Errorf("retries: hook %d, summary %d", retries.Load(), sum.Retries)
 	}
-	checkRate(t, srv.Requests(), rpm)
+	checkRate(t, srv.Requests(), &rl, rpm)
 }
 
-// clockSlop is the only slack the rate checks give arrival times: the
-// limiter must keep its windows at the server, not just where it sends.
-const clockSlop = 500 * time.Microsecond
+// rateLog records what a run's limiter granted, started and paused (its
+// observe hook): the client's side of the wire, where the limiter's
+// guarantee holds exactly.
+type rateLog struct {
+	mu     sync.Mutex
+	events []limitEvent
+}
 
-// checkRate checks request arrivals at the server: no 1 s window holds
-// more than ceil(rpm/60) and no 60 s window more than rpm; and nothing
-// arrives while a 429's Retry-After pause is in force (from 50 ms after
-// it, for requests already on the wire, to 950 ms).
-func checkRate(t *testing.T, reqs []dashtest.Request, rpm int) {
+func (rl *rateLog) seams() runSeams {
+	return runSeams{limiter: func(l *Limiter) {
+		l.observe = func(e limitEvent) {
+			rl.mu.Lock()
+			rl.events = append(rl.events, e)
+			rl.mu.Unlock()
+		}
+	}}
+}
+
+// of lists the events of one kind, in time order.
+func (rl *rateLog) of(kind string) []limitEvent {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	var out []limitEvent
+	for _, e := range rl.events {
+		if e.kind == kind {
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
+	return out
+}
+
+// stamped is one time with a weight (a request, or its estimated tokens).
+type stamped struct {
+	at     time.Time
+	weight int
+}
+
+// checkRate checks a run's requests against --rpm: strictly on the starts
+// the client made (no 1 s window holds more than ceil(rpm/60), no 60 s
+// window more than rpm, nothing granted while a 429's pause is in force),
+// and on the arrivals at the server with the slack of that run's own
+// measured lag between start and arrival (see arrivalSlack).
+func checkRate(t *testing.T, reqs []dashtest.Request, rl *rateLog, rpm int) {
 	t.Helper()
 	perSec := (rpm + 59) / 60
-	checkWindows(t, reqs, time.Second, perSec, func(dashtest.Request) int { return 1 }, "requests")
-	checkWindows(t, reqs, time.Minute, rpm, func(dashtest.Request) int { return 1 }, "requests")
-	for _, r := range reqs {
-		if r.Fault != dashtest.Throttle {
-			continue
-		}
-		for _, o := range reqs {
-			if d := o.At.Sub(r.At); d > 50*time.Millisecond && d < 950*time.Millisecond {
-				t.Errorf("request %d arrived %v after the 429 of request %d (Retry-After 1 s)", o.N, d.Round(time.Millisecond), r.N)
+	starts := rl.of("start")
+	var sent []stamped
+	for _, s := range starts {
+		sent = append(sent, stamped{s.at, 1})
+	}
+	checkWindows(t, sent, time.Second, 0, perSec, "requests started")
+	checkWindows(t, sent, time.Minute, 0, rpm, "requests started")
+	for _, b := range rl.of("backoff") {
+		for _, g := range rl.of("grant") {
+			if !g.at.Before(b.at) && g.at.Before(b.until) {
+				t.Errorf("a request was granted %v into a %v pause", g.at.Sub(b.at).Round(time.Millisecond), b.until.Sub(b.at))
 			}
 		}
 	}
+	arrived, slack := arrivalSlack(t, reqs, starts)
+	for i := range arrived {
+		arrived[i].weight = 1
+	}
+	checkWindows(t, arrived, time.Second, slack, perSec, "requests arrived")
+	checkWindows(t, arrived, time.Minute, slack, rpm, "requests arrived")
 }
 
-// checkWindows fails when the weights of the requests arriving in any
-// window [t, t+w) (less clockSlop) add up to more than limit.
-func checkWindows(t *testing.T, reqs []dashtest.Request, w time.Duration, limit int, weight func(dashtest.Request) int, what string) {
+// arrivalSlack pairs the i-th start with the i-th arrival, both in time
+// order, and returns the arrivals and the largest lag between the two. If
+// every request arrives between 0 and L after its start, so does the i-th
+// arrival after the i-th start (the i first starts arrive by start i + L,
+// and the i first arrivals were started by then), so this measures the
+// run's own lag without knowing which request is which; and arrivals
+// closer than w − L were started closer than w: the arrival windows are
+// checked shrunk by that lag, no more. An arrival before its start (by
+// this pairing) is an error: the limiter's start came too late.
+func arrivalSlack(t *testing.T, reqs []dashtest.Request, starts []limitEvent) ([]stamped, time.Duration) {
 	t.Helper()
-	reqs = slices.Clone(reqs)
-	sort.Slice(reqs, func(i, j int) bool { return reqs[i].At.Before(reqs[j].At) })
-	for i := range reqs {
+	var arrived []stamped
+	for _, r := range reqs {
+		arrived = append(arrived, stamped{at: r.At})
+	}
+	sort.Slice(arrived, func(i, j int) bool { return arrived[i].at.Before(arrived[j].at) })
+	if len(arrived) != len(starts) {
+		t.Errorf("%d requests arrived, %d started", len(arrived), len(starts))
+		return arrived, time.Hour
+	}
+	var lag time.Duration
+	for i, a := range arrived {
+		d := a.at.Sub(starts[i].at)
+		if d < 0 {
+			t.Errorf("request %d arrived %v before it started", i+1, -d)
+		}
+		lag = max(lag, d)
+	}
+	return arrived, lag
+}
+
+// checkWindows fails when the weights of the times in any window
+// [t, t+w−slack) add up to more than limit.
+func checkWindows(t *testing.T, times []stamped, w, slack time.Duration, limit int, what string) {
+	t.Helper()
+	times = slices.Clone(times)
+	sort.Slice(times, func(i, j int) bool { return times[i].at.Before(times[j].at) })
+	for i := range times {
 		sum := 0
-		for j := i; j < len(reqs) && reqs[j].At.Sub(reqs[i].At) < w-clockSlop; j++ {
-			sum += weight(reqs[j])
+		for j := i; j < len(times) && times[j].at.Sub(times[i].at) < w-slack; j++ {
+			sum += times[j].weight
 		}
 		if sum > limit {
 			var at []string
-			for _, r := range reqs {
-				at = append(at, r.At.Format("05.000000"))
+			for _, r := range times {
+				at = append(at, r.at.Format("05.000000"))
 			}
-			t.Errorf("%d %s arrived within %v from %s (limit %d); arrivals %v", sum, what, w, reqs[i].At.Format("15:04:05.000000"), limit, at)
+			t.Errorf("%d %s within %v (slack %v) from %s (limit %d); times %v", sum, what, w, slack, times[i].at.Format("15:04:05.000000"), limit, at)
 		}
 	}
 }
 
-// TestRunTokenRate: with --tpm binding, no 1 s window of arrivals holds
-// more than TPM/60 estimated tokens.
+// TestRunTokenRate: with --tpm binding, no 1 s window of starts holds more
+// than TPM/60 estimated tokens, nor one of arrivals (with the run's lag).
 func TestRunTokenRate(t *testing.T) {
 	srv := dashtest.New(t, testKey)
 	dir := t.TempDir()
@@ -378,19 +455,34 @@ func TestRunTokenRate(t *testing.T) {
 	}
 	per := plan.Items[0].InputTokens
 	tpm := 60 * 4 * per
-	sum, err := Run(context.Background(), cfg, RunOptions{Journal: filepath.Join(dir, "r.jsonl"), RPM: -1, TPM: tpm, Concurrency: 6},
-		testClient(t, srv.URL), []string{filepath.Join(dir, "in")}, nil, Hooks{})
+	var rl rateLog
+	sum, err := run(context.Background(), cfg, RunOptions{Journal: filepath.Join(dir, "r.jsonl"), RPM: -1, TPM: tpm, Concurrency: 6},
+		testClient(t, srv.URL), []string{filepath.Join(dir, "in")}, nil, Hooks{}, rl.seams())
 	if err != nil || sum.OK != 10 {
 		t.Fatalf("%+v %v", sum, err)
 	}
-	checkWindows(t, srv.Requests(), time.Second, (tpm+59)/60, func(dashtest.Request) int { return per }, "estimated tokens")
+	starts := rl.of("start")
+	var sent []stamped
+	for _, s := range starts {
+		if s.tokens != per {
+			t.Errorf("a start charged %d tokens, want %d", s.tokens, per)
+		}
+		sent = append(sent, stamped{s.at, s.tokens})
+	}
+	limit := (tpm + 59) / 60
+	checkWindows(t, sent, time.Second, 0, limit, "estimated tokens started")
+	arrived, slack := arrivalSlack(t, srv.Requests(), starts)
+	for i := range arrived {
+		arrived[i].weight = per
+	}
+	checkWindows(t, arrived, time.Second, slack, limit, "estimated tokens arrived")
 }
 
 // TestRunThrottlePauseIsRetryAfter: after a 429 with Retry-After: 1, the
-// next request arrives 1 s later (the pause), not later: waiters hold back
-// nothing while paused. The bounds are what a correct limiter guarantees
-// (the upper one leaves this machine 400 ms); the old limiter kept the
-// slots of the paused workers, about 3 s with six of them.
+// next request is granted when the pause ends, not later: waiters hold
+// back nothing while paused. The upper bound leaves this machine 400 ms;
+// the old limiter kept the slots of the paused workers, about 3 s with six
+// of them.
 func TestRunThrottlePauseIsRetryAfter(t *testing.T) {
 	srv := dashtest.New(t, testKey)
 	srv.Set(func(c *dashtest.Settings) { c.RetryAfter = "1" })
@@ -406,8 +498,9 @@ func TestRunThrottlePauseIsRetryAfter(t *testing.T) {
 	writePNGs(t, filepath.Join(dir, "in"), 8)
 	cfg := testConfig(t)
 	cfg.Prompt = "What is this?"
-	sum, err := Run(context.Background(), cfg, RunOptions{Journal: filepath.Join(dir, "r.jsonl"), RPM: 120, Concurrency: 6},
-		testClient(t, srv.URL), []string{filepath.Join(dir, "in")}, nil, Hooks{})
+	var rl rateLog
+	sum, err := run(context.Background(), cfg, RunOptions{Journal: filepath.Join(dir, "r.jsonl"), RPM: 120, Concurrency: 6},
+		testClient(t, srv.URL), []string{filepath.Join(dir, "in")}, nil, Hooks{}, rl.seams())
 	if err != nil || sum.OK != 8 {
 		t.Fatalf("%+v %v", sum, err)
 	}
@@ -415,17 +508,28 @@ func TestRunThrottlePauseIsRetryAfter(t *testing.T) {
 	if len(reqs) != 9 || reqs[1].Fault != dashtest.Throttle {
 		t.Fatalf("%d requests", len(reqs))
 	}
-	const ra = time.Second
-	gap := reqs[2].At.Sub(reqs[1].At)
-	if gap < ra-clockSlop || gap > ra+400*time.Millisecond {
-		t.Errorf("next request %v after the 429, want Retry-After (1 s)", gap)
+	backoffs := rl.of("backoff")
+	if len(backoffs) != 1 || backoffs[0].until.Sub(backoffs[0].at) != time.Second {
+		t.Fatalf("backoffs %+v, want one of 1 s (Retry-After)", backoffs)
 	}
-	for i := 3; i < len(reqs); i++ { // spaced again after the pause: no herd
-		if d := reqs[i].At.Sub(reqs[i-1].At); d < 500*time.Millisecond-clockSlop {
-			t.Errorf("requests %d and %d arrived %v apart, want ≥ 0.5 s", i, i+1, d)
+	b := backoffs[0]
+	var next time.Time
+	for _, g := range rl.of("grant") {
+		if g.at.After(b.at) {
+			next = g.at
+			break
 		}
 	}
-	checkRate(t, reqs, 120)
+	if d := next.Sub(b.until); d < 0 || d > 400*time.Millisecond {
+		t.Errorf("next request granted %v after the pause ended, want at its end", d)
+	}
+	starts := rl.of("start")
+	for i := 1; i < len(starts); i++ { // spaced, also after the pause: no herd
+		if d := starts[i].at.Sub(starts[i-1].at); d < 500*time.Millisecond {
+			t.Errorf("starts %d and %d are %v apart, want ≥ 0.5 s", i, i+1, d)
+		}
+	}
+	checkRate(t, reqs, &rl, 120)
 }
 
 func TestRunResumeSkipsFinishedItems(t *testing.T) {
@@ -541,6 +645,27 @@ func TestRunMaxCostRefusesBeforeSending(t *testing.T) {
 	}
 }
 
+// TestRunElapsedAfterConfirmation: the summary's elapsed time starts once
+// the run is confirmed, so the time a person takes at the prompt is not
+// in it: it is at most the time from the answer to Run's return.
+func TestRunElapsedAfterConfirmation(t *testing.T) {
+	f := newFixture(t, 1)
+	var answered time.Time
+	sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: f.journal}, testClient(t, f.srv.URL), []string{f.in}, nil,
+		Hooks{Confirm: func(Plan) (bool, error) {
+			time.Sleep(300 * time.Millisecond) // thinking about it
+			answered = time.Now()
+			return true, nil
+		}})
+	after := time.Since(answered).Seconds()
+	if err != nil || sum.OK != 1 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if sum.ElapsedS <= 0 || sum.ElapsedS > after {
+		t.Errorf("elapsed %.3fs, want at most the %.3fs since the answer", sum.ElapsedS, after)
+	}
+}
+
 func TestRunDryRunWritesBodies(t *testing.T) {
 	srv := dashtest.New(t, testKey)
 	dir := t.TempDir()
@@ -567,6 +692,85 @@ func TestRunDryRunWritesBodies(t *testing.T) {
 	}
 	if _, err := os.Stat(journal); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a dry run wrote the journal: %v", err)
+	}
+}
+
+// TestRunDryRunReplacesItsBodies: a dry run into a folder that holds the
+// previous dry run's bodies replaces them (11 → 2, not 13 left behind),
+// and removes nothing else, even what a tampered index names: the user's
+// files in a --dry-run-dir, anything outside it, folders.
+func TestRunDryRunReplacesItsBodies(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	dir := t.TempDir()
+	many, few := filepath.Join(dir, "many"), filepath.Join(dir, "few")
+	writePNGs(t, many, 11)
+	writePNGs(t, few, 2)
+	out := filepath.Join(dir, "bodies")
+	mine := []string{filepath.Join(out, "notes.txt"), filepath.Join(out, "0099-mine.json"), filepath.Join(dir, "outside.txt")}
+	for _, p := range mine {
+		copyFile(t, "../testdata/images/png.png", p)
+	}
+	if err := os.MkdirAll(filepath.Join(out, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dry := func(in string) (RunSummary, []DryRunRequest) {
+		t.Helper()
+		var reqs []DryRunRequest
+		sum, err := Run(context.Background(), testConfig(t), RunOptions{Journal: filepath.Join(dir, "r.jsonl"), Preset: "describe", DryRun: true, DryRunDir: out},
+			testClient(t, srv.URL), []string{in}, nil, Hooks{DryRun: func(d DryRunRequest) { reqs = append(reqs, d) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, reqs
+	}
+	bodies := func() []string {
+		t.Helper()
+		ents, err := os.ReadDir(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	if sum, _ := dry(many); sum.Requests != 11 || len(bodies()) != 11+4 {
+		t.Fatalf("first dry run: %d requests, folder %v", sum.Requests, bodies())
+	}
+	sum, reqs := dry(few)
+	want := []string{"0001-img-000.png.json", "0002-img-001.png.json", "0099-mine.json", "index.json", "notes.txt", "sub"}
+	if got := bodies(); sum.Requests != 2 || !slices.Equal(got, want) {
+		t.Errorf("second dry run: %d requests, folder %v, want %v", sum.Requests, got, want)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "index.json"))
+	if err != nil || !strings.Contains(string(data), `"file": "0002-img-001.png.json"`) || !strings.Contains(string(data), filepath.Join(few, "img-001.png")) {
+		t.Errorf("index: %s %v", data, err)
+	}
+	for _, d := range reqs {
+		if _, err := os.Stat(d.File); err != nil {
+			t.Errorf("body %s: %v", d.File, err)
+		}
+	}
+	// A tampered index: names outside the folder, the user's files, a folder.
+	tampered := `{"files": [{"file": "../outside.txt"}, {"file": "sub"}, {"file": "notes.txt/"}, {"file": ""}, {"file": "0001-img-000.png.json"}]}`
+	if err := os.WriteFile(filepath.Join(out, "index.json"), []byte(tampered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing to send: the listed body goes, and so does the index.
+	if err := os.WriteFile(filepath.Join(dir, "only.txt"), []byte("text"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _ := dry(filepath.Join(dir, "only.txt")); sum.Requests != 0 || sum.Skipped != 1 {
+		t.Errorf("text only: %+v", sum)
+	}
+	if got, want := bodies(), []string{"0002-img-001.png.json", "0099-mine.json", "notes.txt", "sub"}; !slices.Equal(got, want) {
+		t.Errorf("after the tampered index: %v, want %v", got, want)
+	}
+	for _, p := range mine {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }
 
@@ -708,4 +912,76 @@ func TestRunConfirmCanceled(t *testing.T) {
 	if _, err := os.Stat(journal); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("journal written: %v", err)
 	}
+}
+
+// slowConn writes at most rate bytes a second: a slow uplink.
+type slowConn struct {
+	net.Conn
+	rate int
+}
+
+func (c slowConn) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), 4<<10)
+		m, err := c.Conn.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		time.Sleep(time.Duration(k) * time.Second / time.Duration(c.rate))
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// TestRunSlowUploadStartsAtHeaders: on an uplink slower than the bodies
+// (about 0.8 s each at --rpm 120, 0.5 s apart), a request's start is when
+// its headers are written, before the server sees them, not when its body
+// is done: the old limiter took the end of the upload (WroteRequest) and
+// moved the start there after later requests had been granted against
+// the earlier time. The limits hold on those starts and, with the run's
+// lag, on the arrivals.
+func TestRunSlowUploadStartsAtHeaders(t *testing.T) {
+	srv := dashtest.New(t, testKey)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := os.MkdirAll(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 4 { // noise: the PNG stays about 50 KB
+		img := image.NewRGBA(image.Rect(0, 0, 128, 128))
+		for p := range img.Pix {
+			img.Pix[p] = byte(rng.IntN(256))
+		}
+		for p := 3; p < len(img.Pix); p += 4 {
+			img.Pix[p] = 255
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(in, "noise-"+pad(i)+".png"), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return slowConn{c, 80 << 10}, nil
+	}}
+	defer tr.CloseIdleConnections()
+	client := testClient(t, srv.URL, dashscope.WithHTTPClient(PaceAttempts(&http.Client{Transport: tr})))
+	cfg := testConfig(t)
+	cfg.Prompt = "What is this?"
+	var rl rateLog
+	sum, err := run(context.Background(), cfg, RunOptions{Journal: filepath.Join(dir, "r.jsonl"), RPM: 120, Concurrency: 4},
+		client, []string{in}, nil, Hooks{}, rl.seams())
+	if err != nil || sum.OK != 4 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	checkRate(t, srv.Requests(), &rl, 120)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,7 +38,7 @@ func runCommand() *cli.Command {
 		&cli.IntFlag{Name: "output-tokens", Usage: "expected answer length per request, for the estimate (default: --max-tokens, else the preset's typical length)"},
 		&cli.BoolFlag{Name: "thinking", Usage: "enable_thinking: let a hybrid model think first"},
 		&cli.IntFlag{Name: "thinking-budget", Usage: "thinking_budget: most tokens to think with"},
-		&cli.DurationFlag{Name: "grace", Value: pipeline.DefaultGrace, Usage: "after Ctrl-C, how long requests in flight may finish"},
+		&cli.DurationFlag{Name: "grace", Value: pipeline.DefaultGrace, Usage: "after Ctrl-C, how long requests in flight may finish (a second Ctrl-C stops at once)"},
 		&cli.DurationFlag{Name: "request-timeout", Usage: "per-attempt request timeout (default 330s)"},
 		&cli.IntFlag{Name: "max-retries", Value: dashscope.DefaultMaxRetries, Usage: "retries per request on 5xx and connection errors; a 429 gets at least 5 (backing off up to a minute); 0 turns every retry off"},
 		&cli.StringFlag{Name: "prices", Usage: "price table `FILE` instead of the built-in one"},
@@ -55,7 +56,8 @@ func runCommand() *cli.Command {
 			"--max-cost; asks for confirmation on a terminal unless --yes. Then prepares and sends every item with\n" +
 			"--concurrency requests in flight, paced by --rpm and --tpm, one shared pause on 429, and appends one\n" +
 			"record per input (ok, failed or skipped) to -o as it completes. Ctrl-C stops launching, lets requests in\n" +
-			"flight finish for --grace, and records the rest; --resume continues where it stopped.\n\n" +
+			"flight finish for --grace, and records the rest (a second Ctrl-C stops at once); --resume continues where\n" +
+			"it stopped.\n\n" +
 			"Presets: ocr writes one QwenVL Markdown .md per input (PDFs page by page with pdftoppm);\n" +
 			"describe captions each image or video; video-events writes validated timed events as .json per video.\n\n" +
 			"   vision run scans/ --preset ocr -o scans.jsonl --max-cost 2\n" +
@@ -154,6 +156,7 @@ func runRun(c *cli.Context) error {
 
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
+	unnote := func() bool { return false }
 	hooks := pipeline.Hooks{
 		Plan: func(p pipeline.Plan) {
 			if jsonOut {
@@ -165,6 +168,12 @@ func runRun(c *cli.Context) error {
 		Start: func(p pipeline.Plan) {
 			if prog != nil {
 				prog.start(p) // not before: its ticker would draw over the prompt
+			}
+			if !quiet && p.Requests > 0 {
+				unnote = context.AfterFunc(c.Context, func() {
+					note(stderr, prog, fmt.Sprintf("vision: interrupted: requests in flight have %s to finish; "+
+						"Ctrl-C again stops at once (they are lost, --resume sends them again)", ro.Grace))
+				})
 			}
 		},
 		Done: func(r pipeline.Record) {
@@ -201,6 +210,7 @@ func runRun(c *cli.Context) error {
 		}
 	}
 	sum, err := pipeline.Run(c.Context, cfg, ro, client, c.Args().Slice(), c.App.Reader, hooks)
+	unnote()
 	if prog != nil {
 		prog.finish()
 	}

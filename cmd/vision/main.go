@@ -12,8 +12,14 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sig, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels ctx (vision run then lets requests in flight
+	// finish for --grace); the default handling is restored before, so a
+	// second one stops the process at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	context.AfterFunc(sig, func() { stop(); cancel() })
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	cancel()
 	os.Exit(code)
 }

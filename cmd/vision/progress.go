@@ -86,6 +86,19 @@ func (p *progress) record(r pipeline.Record) {
 	p.draw(p.done == p.plan.Send)
 }
 
+// note prints a line on w, above the progress line when p draws one.
+func note(w io.Writer, p *progress, line string) {
+	if p == nil {
+		fmt.Fprintln(w, line)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+	fmt.Fprintln(p.w, line)
+	p.draw(true)
+}
+
 func (p *progress) retry() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -8,12 +8,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -460,6 +462,77 @@ func TestRunE2EInterrupt(t *testing.T) {
 	}
 	if !strings.HasPrefix(lastLine(out.String()), `{"summary":`) {
 		t.Errorf("no summary line after the interrupt:\n%s", out.String())
+	}
+}
+
+// TestRunE2ESecondInterruptAborts: the first SIGINT starts the grace
+// period (a minute here, with answers that take longer) and says that a
+// second one stops at once; the second one does: the process dies of the
+// signal instead of waiting out the grace. The records written before
+// it are all there (the stalled requests in flight have none).
+func TestRunE2ESecondInterruptAborts(t *testing.T) {
+	srv := dashtest.New(t, e2eKey)
+	dir := t.TempDir()
+	distinctPNGs(t, filepath.Join(dir, "in"), 6)
+	var first atomic.Bool
+	srv.Set(func(c *dashtest.Settings) {
+		c.Fault = func(r dashtest.Request) dashtest.Fault { // the third and later never answer
+			if r.N > 2 {
+				first.Store(true)
+				return dashtest.Stall
+			}
+			return dashtest.None
+		}
+	})
+	cmd := visionCmd(t, dir, srv.URL, "run", "in", "-p", "What is this?", "-o", "r.jsonl", "--concurrency", "2", "--grace", "1m",
+		"--request-timeout", "10m")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for deadline := time.Now().Add(20 * time.Second); !first.Load(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no stalled request after 20 s")
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	noticed := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var all strings.Builder
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Ctrl-C again stops at once") {
+				noticed <- all.String()
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-noticed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no notice after the first SIGINT")
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	if cmd.ProcessState.ExitCode() != -1 || !strings.Contains(cmd.ProcessState.String(), "interrupt") {
+		t.Fatalf("after the second SIGINT: %v (%v), want killed by SIGINT", err, cmd.ProcessState)
+	}
+	ok := 0
+	for _, r := range journalRecords(t, filepath.Join(dir, "r.jsonl")) {
+		switch {
+		case r.Status == pipeline.StatusOK:
+			ok++
+		case r.Stage != pipeline.StageInterrupted: // not started when the first signal came
+			t.Errorf("%s: %s at %s", r.Path, r.Status, r.Stage)
+		}
+	}
+	if ok != 2 {
+		t.Errorf("%d ok records, want the 2 answered before the signal", ok)
 	}
 }
 
