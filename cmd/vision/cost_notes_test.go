@@ -114,7 +114,8 @@ func TestPricesFileMustHoldPrices(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, out, errOut := runCLI(t, "estimate", "--prices", p, images+"/jpeg.jpg")
-		if code != exitUsage || out != "" || !strings.Contains(errOut, p) || !strings.Contains(errOut, `want {"prices": [{"model"`) {
+		if code != exitUsage || out != "" || !strings.Contains(errOut, p) || !strings.Contains(errOut, `want {"prices": [{"model"`) ||
+			strings.Contains(errOut, "tokens: ") {
 			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", name, code, out, errOut)
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/qwen-vision/vision/media"
 	"github.com/qwen-vision/vision/pipeline"
@@ -110,7 +111,7 @@ func pipelineConfig(c *cli.Context) (pipeline.Config, error) {
 		}
 		t, err := tokens.ParsePrices(data)
 		if err != nil {
-			return cfg, usagef("--prices %s: %v", path, err)
+			return cfg, usagef("--prices %s: %s", path, strings.TrimPrefix(err.Error(), "tokens: "))
 		}
 		cfg.Prices = t
 	}
