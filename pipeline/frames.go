@@ -208,12 +208,12 @@ func videoPlanProblem(path string, info media.Info, err error) media.Problem {
 	var oe *tokens.OptionError
 	switch {
 	case !errors.As(err, &oe):
-	case oe.Option == "start/end":
+	case oe.Option == "start/end", oe.Option == "video_start/video_end":
 		p.Fix = fmt.Sprintf("give --start/--end within the video (0–%.2fs) with start before end", info.Duration)
 	case !strings.Contains(oe.Option, " "):
 		flags := strings.Split(oe.Option, "/")
 		for i, f := range flags {
-			flags[i] = "--" + strings.ReplaceAll(f, "_", "-")
+			flags[i] = "--" + strings.ReplaceAll(strings.TrimPrefix(f, "video_"), "_", "-") // video_start: --start
 		}
 		p.Fix = fmt.Sprintf("change %s for this video (%.2fs, %d frames at %.4g fps)", strings.Join(flags, "/"), info.Duration, info.Frames, info.FPS)
 	}
