@@ -230,6 +230,8 @@ func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Es
 func estimateProbe(ctx context.Context, cfg Config, in Input, promptTokens int) Estimate {
 	e := Estimate{Path: in.Path, In: in, Status: StatusOK, Problems: []media.Problem{}}
 	switch {
+	case in.Err != nil && errors.Is(in.Err, errPattern):
+		return failed(e, "walk", in.Err, "file.unreadable", "check the pattern and the folder it names; quote it so the shell passes it as it is")
 	case in.Err != nil:
 		return failed(e, "walk", in.Err, "file.unreadable", "check the path and its permissions")
 	case in.Skip != "":

@@ -34,6 +34,10 @@ type ExpandOptions struct {
 	SkipDirs []string
 }
 
+// errPattern is wrapped by the Err of a glob argument that is malformed or
+// matches nothing.
+var errPattern = errors.New("glob pattern")
+
 // skipOutput is the Skip reason of a folder in ExpandOptions.SkipDirs.
 const skipOutput = "output folder (-o) not walked"
 
@@ -119,11 +123,11 @@ func ExpandWith(ctx context.Context, args []string, stdin io.Reader, o ExpandOpt
 			if _, lerr := os.Lstat(arg); lerr != nil && hasGlobMeta(arg) {
 				matches, gerr := filepath.Glob(arg)
 				if gerr != nil {
-					add(Input{Path: arg, Err: fmt.Errorf("bad glob pattern %q: %w (quote it or escape [ as \\[)", arg, gerr)})
+					add(Input{Path: arg, Err: fmt.Errorf("bad %w %q: %w (quote it or escape [ as \\[)", errPattern, arg, gerr)})
 					return nil
 				}
 				if len(matches) == 0 {
-					add(Input{Path: arg, Err: fmt.Errorf("no files match the pattern %q", arg)})
+					add(Input{Path: arg, Err: fmt.Errorf("no files match the %w %q", errPattern, arg)})
 					return nil
 				}
 				for _, m := range matches {

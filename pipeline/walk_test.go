@@ -78,17 +78,17 @@ func TestExpand(t *testing.T) {
 // line has dropped the path from the message.
 func TestExpandGlobWithoutMatches(t *testing.T) {
 	for _, c := range []struct{ pattern, want string }{
-		{filepath.Join(t.TempDir(), "*.jpg"), "no files match the pattern"},
+		{filepath.Join(t.TempDir(), "*.jpg"), "no files match the glob pattern"},
 		{filepath.Join(t.TempDir(), "[.jpg"), "bad glob pattern"},
 	} {
 		got, err := Expand(context.Background(), []string{c.pattern}, nil)
 		if err != nil || len(got) != 1 || got[0].Err == nil || !strings.Contains(got[0].Err.Error(), c.want) {
 			t.Fatalf("got %+v, %v", got, err)
 		}
-		var msg string
+		var msg, fix string
 		if _, err := EstimateInputs(context.Background(), testConfig(t), got, func(e Estimate) error {
 			if len(e.Problems) == 1 {
-				msg = e.Problems[0].Message
+				msg, fix = e.Problems[0].Message, e.Problems[0].Fix
 			}
 			return nil
 		}); err != nil {
@@ -96,6 +96,9 @@ func TestExpandGlobWithoutMatches(t *testing.T) {
 		}
 		if !strings.Contains(msg, c.want) || !strings.Contains(msg, c.pattern) {
 			t.Errorf("problem message %q: want %q and the pattern %s", msg, c.want, c.pattern)
+		}
+		if !strings.Contains(fix, "check the pattern") {
+			t.Errorf("fix %q: want the pattern's", fix)
 		}
 	}
 }
