@@ -32,23 +32,28 @@ func NonRegularKind(m fs.FileMode) string {
 }
 
 // openRegular opens path for reading only if it is a regular file (after
-// following links), checked before the open so that a named pipe never
-// blocks it; the open file is checked again.
+// following links). The open does not block (openFlags), so a named pipe is
+// opened, found to be one and closed at once.
 func openRegular(path string) (*os.File, error) {
-	if st, err := os.Stat(path); err == nil {
-		if k := NonRegularKind(st.Mode()); k != "" {
-			return nil, fmt.Errorf("%w (%s)", ErrNotRegular, k)
+	if openFlags == os.O_RDONLY { // no O_NONBLOCK here: look before opening
+		if st, err := os.Stat(path); err == nil {
+			if k := NonRegularKind(st.Mode()); k != "" {
+				return nil, fmt.Errorf("%w (%s)", ErrNotRegular, k)
+			}
 		}
 	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, openFlags, 0)
 	if err != nil {
 		return nil, err
 	}
-	if st, err := f.Stat(); err == nil {
-		if k := NonRegularKind(st.Mode()); k != "" {
-			f.Close()
-			return nil, fmt.Errorf("%w (%s)", ErrNotRegular, k)
-		}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if k := NonRegularKind(st.Mode()); k != "" {
+		f.Close()
+		return nil, fmt.Errorf("%w (%s)", ErrNotRegular, k)
 	}
 	return f, nil
 }
