@@ -55,6 +55,43 @@ func probeVideo(ctx context.Context, path string, info Info) (Info, error) {
 	return out, nil
 }
 
+// probeVideoScanned is probeVideo with the packet scan run at the same
+// time; a probe that fails stops the scan.
+func probeVideoScanned(ctx context.Context, path string, info Info) (Info, error) {
+	url, err := fileURL(path)
+	if err != nil {
+		return info, fmt.Errorf("probe %s: %w", path, err)
+	}
+	scanCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan scanResult, 1)
+	go func() {
+		ft, err := scanFrames(scanCtx, url)
+		done <- scanResult{url, ft, err}
+	}()
+	out, err := probeVideo(ctx, path, info)
+	if err != nil {
+		cancel()
+		<-done
+		return out, err
+	}
+	if out.timeline == nil { // durationFromPackets has scanned already
+		r := <-done
+		if r.err == nil || ctx.Err() == nil {
+			out.scanned = &r
+		}
+	}
+	return out, nil
+}
+
+// scanResult is a packet scan made beside the probe (ProbeScanned), with
+// its error, for ExactFrames.
+type scanResult struct {
+	url string
+	ft  frameTimes
+	err error
+}
+
 // errNoDuration is parseFFprobe's error for a file whose container and
 // stream state no duration: a Matroska/WEBM written to a pipe or by a
 // live muxer, which cannot seek back to fill in its Duration element.

@@ -292,3 +292,39 @@ func TestProbeNoDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeScanned: ProbeScanned reports the header's facts as Probe does
+// and leaves its packet scan for ExactFrames and ExtractFrames, which then
+// run no ffprobe (PATH is emptied after the probe): the same exact count
+// as a fresh scan.
+func TestProbeScanned(t *testing.T) {
+	needFFmpeg(t)
+	path := os.Getenv("PATH")
+	for _, name := range []string{"cut.mkv", "cfr_h264.mp4", "trimmed.mp4"} {
+		p := filepath.Join(videosDir, name)
+		plain, err := Probe(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scanned, err := ProbeScanned(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scanned.Frames != plain.Frames || scanned.FramesEstimated != plain.FramesEstimated || scanned.Duration != plain.Duration {
+			t.Errorf("%s: ProbeScanned %d frames (estimated %v), Probe %d (%v)", name, scanned.Frames, scanned.FramesEstimated, plain.Frames, plain.FramesEstimated)
+		}
+		want, err := ExactFrames(context.Background(), plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", "")
+		got, err := ExactFrames(context.Background(), scanned)
+		if err != nil {
+			t.Fatalf("%s: ExactFrames after ProbeScanned ran ffprobe: %v", name, err)
+		}
+		if got.Frames != want.Frames || got.FramesEstimated || got.VFR != want.VFR {
+			t.Errorf("%s: exact %d frames (vfr %v), a fresh scan %d (%v)", name, got.Frames, got.VFR, want.Frames, want.VFR)
+		}
+		t.Setenv("PATH", path)
+	}
+}

@@ -147,10 +147,17 @@ func extract(ctx context.Context, path string, info Info, plan tokens.FramePlan,
 		return x, err // before the scan: no ffprobe run for nothing
 	}
 	var ft frameTimes
-	if info.timeline != nil && info.timeline.URL == url {
+	switch sc := info.scanned; {
+	case info.timeline != nil && info.timeline.URL == url:
 		ft = *info.timeline
-	} else if ft, err = scanFrames(ctx, url); err != nil {
-		return x, err
+	case sc != nil && sc.url == url: // made beside the probe (ProbeScanned)
+		if ft, err = sc.ft, sc.err; err != nil {
+			return x, err
+		}
+	default:
+		if ft, err = scanFrames(ctx, url); err != nil {
+			return x, err
+		}
 	}
 	if ft.Unreliable {
 		// Frames are timed n/fps (extractPass, extractKeyframesDecoded).

@@ -200,7 +200,13 @@ func ExactFrames(ctx context.Context, info Info) (Info, error) {
 	if info.timeline != nil && info.timeline.URL == url {
 		return info, nil
 	}
-	ft, err := scanFrames(ctx, url)
+	var ft frameTimes
+	if sc := info.scanned; sc != nil && sc.url == url {
+		ft, err = sc.ft, sc.err // made beside the probe (ProbeScanned)
+	} else {
+		ft, err = scanFrames(ctx, url)
+	}
+	info.scanned = nil
 	if err != nil {
 		return info, fmt.Errorf("count frames of %s: %w", info.Path, err)
 	}

@@ -67,4 +67,7 @@ type Info struct {
 	// timeline is the packet scan behind an exact Frames (ExactFrames),
 	// reused by ExtractFrames instead of scanning the file again.
 	timeline *frameTimes
+	// scanned is the packet scan ProbeScanned made; ExactFrames uses it
+	// instead of scanning.
+	scanned *scanResult
 }

@@ -20,6 +20,19 @@ var (
 // file that is not media gives Info{Kind: KindOther} and an error wrapping
 // ErrNotMedia.
 func Probe(ctx context.Context, path string) (Info, error) {
+	return probe(ctx, path, false)
+}
+
+// ProbeScanned is Probe for a file about to be planned exactly and
+// extracted: a video's packet scan (ExactFrames) runs beside ffprobe's
+// header read instead of after it, and is kept in the Info for
+// ExactFrames and ExtractFrames to use. The Info reports the header's
+// facts, as Probe's does.
+func ProbeScanned(ctx context.Context, path string) (Info, error) {
+	return probe(ctx, path, true)
+}
+
+func probe(ctx context.Context, path string, scan bool) (Info, error) {
 	info := Info{Path: path, Kind: KindOther}
 	// One open serves the stat, the sniff and an image's header parse.
 	f, err := openRegular(path)
@@ -50,6 +63,9 @@ func Probe(ctx context.Context, path string) (Info, error) {
 	case KindImage:
 		return probeImageOpen(ctx, f, info)
 	case KindVideo:
+		if scan {
+			return probeVideoScanned(ctx, path, info)
+		}
 		return probeVideo(ctx, path, info)
 	}
 	return info, &NotMediaError{Path: path, Holds: describeContent(head[:n])}

@@ -104,7 +104,7 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 	bad := false
 	err = forEachOrdered(ctx, len(inputs), cfg.probeWorkers(),
 		func(ctx context.Context, i int) Estimate {
-			return PlanExact(ctx, cfg, estimateOne(ctx, cfg, inputs[i], 0))
+			return PlanExact(ctx, cfg, estimateScanned(ctx, cfg, inputs[i], 0))
 		},
 		func(e Estimate) error {
 			if e.Status != StatusOK {

@@ -220,14 +220,26 @@ func EstimateInputs(ctx context.Context, cfg Config, inputs []Input, emit func(E
 // estimateOne probes and plans one input. Every outcome is a record; a
 // record that is not ok carries no tokens and no cost (it will not be sent).
 func estimateOne(ctx context.Context, cfg Config, in Input, promptTokens int) Estimate {
-	e := estimateProbe(ctx, cfg, in, promptTokens)
+	e := estimateProbe(ctx, cfg, in, promptTokens, media.Probe)
 	if e.Status != StatusOK {
 		e.clearCost()
 	}
 	return e
 }
 
-func estimateProbe(ctx context.Context, cfg Config, in Input, promptTokens int) Estimate {
+// estimateScanned is estimateOne for an input about to be extracted: a
+// video's packet scan runs beside its probe (media.ProbeScanned) and is
+// kept for the exact plan and the extraction. Only for inputs handled
+// soon, one or a few at a time: a scan holds a few bytes a frame.
+func estimateScanned(ctx context.Context, cfg Config, in Input, promptTokens int) Estimate {
+	e := estimateProbe(ctx, cfg, in, promptTokens, media.ProbeScanned)
+	if e.Status != StatusOK {
+		e.clearCost()
+	}
+	return e
+}
+
+func estimateProbe(ctx context.Context, cfg Config, in Input, promptTokens int, probe func(context.Context, string) (media.Info, error)) Estimate {
 	e := Estimate{Path: in.Path, In: in, Status: StatusOK, Problems: []media.Problem{}}
 	switch {
 	case in.Err != nil && errors.Is(in.Err, errPattern):
@@ -238,7 +250,7 @@ func estimateProbe(ctx context.Context, cfg Config, in Input, promptTokens int) 
 		e.Status, e.Kind, e.Reason = StatusSkipped, media.KindOther, in.Skip
 		return e
 	}
-	info, err := media.Probe(ctx, in.Path)
+	info, err := probe(ctx, in.Path)
 	e.Info, e.Kind, e.Format, e.Bytes = info, info.Kind, info.Format, info.Bytes
 	if err != nil {
 		return probeFailed(ctx, e, err)

@@ -221,7 +221,7 @@ func videoPlanProblem(path string, info media.Info, err error) media.Problem {
 }
 
 func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used map[string]bool) FramesResult {
-	r := FramesResult{Estimate: estimateOne(ctx, cfg, in, 0)}
+	r := FramesResult{Estimate: estimateScanned(ctx, cfg, in, 0)}
 	if r.Status == StatusOK && r.Kind != media.KindVideo {
 		r.Status, r.Reason = StatusSkipped, "not a video"
 		return r
