@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -52,19 +53,54 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	stdout, stderr, done := guardOutput(stdout, stderr, os.Getenv("DASHSCOPE_API_KEY"))
 	defer done()
 	app := newApp(stdin, stdout, stderr)
+	if len(args) > 1 && args[1] == "help" { // "vision help [COMMAND]"
+		args = append([]string{args[0]}, append(args[2:min(len(args), 3)], "--help")...)
+	}
 	args = intersperse(app, args)
-	err := app.RunContext(ctx, args)
+	cmd := "COMMAND"
+	var err error
+	switch c := commandOf(app, args); {
+	case c != nil:
+		cmd = c.Name
+	case len(args) > 1 && !strings.HasPrefix(args[1], "-"):
+		err = usageError{fmt.Errorf("unknown command %q; the commands are %s", args[1], strings.Join(commandNames(app), ", "))}
+	}
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
 	if err != nil && strings.HasPrefix(err.Error(), "flag provided but not defined") {
 		err = usageError{err}
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		reportError(stderr, err)
-		io.WriteString(stderr, "vision: hint: run 'vision COMMAND --help' for usage\n")
+		fmt.Fprintf(stderr, "vision: hint: run 'vision %s --help' for usage\n", cmd)
 		return exitUsage
 	}
 	reportError(stderr, err)
 	return exitCode(ctx, err)
+}
+
+// commandOf is the command args[1] names, or nil.
+func commandOf(app *cli.App, args []string) *cli.Command {
+	if len(args) < 2 {
+		return nil
+	}
+	for _, c := range app.Commands {
+		if c.HasName(args[1]) {
+			return c
+		}
+	}
+	return nil
+}
+
+// commandNames lists the app's command names in order.
+func commandNames(app *cli.App) []string {
+	var names []string
+	for _, c := range app.Commands {
+		names = append(names, c.Name)
+	}
+	return names
 }
 
 // newApp builds the urfave/cli application with every command and flag.

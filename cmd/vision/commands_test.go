@@ -312,3 +312,22 @@ func TestEstimateFramesFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownCommandAndHelp: an unknown command is a usage error (exit 2)
+// listing the commands; "vision help [COMMAND]" is --help; a usage error's
+// hint names the command that was run.
+func TestUnknownCommandAndHelp(t *testing.T) {
+	code, out, errOut := runCLI(t, "nosuch")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, `unknown command "nosuch"`) || !strings.Contains(errOut, "models, tokens, estimate") {
+		t.Errorf("nosuch: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, "help", "tokens"); code != 0 || !strings.Contains(out, "vision tokens - ") {
+		t.Errorf("help tokens: exit %d\n%s", code, out)
+	}
+	if code, out, _ := runCLI(t, "help"); code != 0 || !strings.Contains(out, "COMMANDS:") {
+		t.Errorf("help: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := runCLI(t, "tokens", "abc"); code != exitUsage || !strings.Contains(errOut, "run 'vision tokens --help'") {
+		t.Errorf("tokens abc: exit %d\n%s", code, errOut)
+	}
+}
