@@ -163,13 +163,21 @@ func (s *Summary) add(e Estimate, strict bool) {
 }
 
 // MarshalJSON writes ProblemsByCode as {} rather than null when no file
-// has a problem, so readers can index it without a null check.
+// has a problem, so readers can index it without a null check, and cost
+// as null when files were to be paid for but none had a known price
+// (unknown, never zero).
 func (s Summary) MarshalJSON() ([]byte, error) {
 	type plain Summary // without this method
 	if s.ProblemsByCode == nil {
 		s.ProblemsByCode = map[string]int{}
 	}
-	return json.Marshal(plain(s))
+	if s.Currency != "" || s.CostComplete {
+		return json.Marshal(plain(s))
+	}
+	return json.Marshal(struct {
+		plain
+		Cost *float64 `json:"cost"` // shadows plain's
+	}{plain: plain(s)})
 }
 
 // Codes lists problem codes in a stable order, most frequent first.

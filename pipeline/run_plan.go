@@ -292,7 +292,7 @@ func buildPlan(items []*runItem, cfg Config, ro RunOptions, settings string) Pla
 			case it.cost == nil:
 				p.CostKnown = false
 			case p.Currency == "" || p.Currency == it.cur:
-				p.Cost += *it.cost
+				p.Cost = tokens.RoundMoney(p.Cost + *it.cost) // as each cost is
 				p.Currency = it.cur
 			default:
 				p.CostKnown = false // mixed currencies do not add up

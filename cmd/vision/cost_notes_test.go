@@ -120,3 +120,18 @@ func TestPricesFileMustHoldPrices(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryCostUnknownIsNull: when no file has a known price, the
+// summary's cost is null, as each file's is, never 0.
+func TestSummaryCostUnknownIsNull(t *testing.T) {
+	code, out, _ := runCLI(t, "estimate", "--json", "--model", "qwen3-vl-flash", images+"/jpeg.jpg", images+"/png.png")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	if code != 0 || !strings.Contains(last, `"cost":null`) || !strings.Contains(last, `"cost_complete":false`) {
+		t.Errorf("exit %d, summary %s", code, last)
+	}
+	_, out, _ = runCLI(t, "estimate", "--json", images+"/jpeg.jpg")
+	if !strings.Contains(out, `"cost":0.0000144,"currency":"USD","cost_complete":true`) {
+		t.Errorf("priced summary:\n%s", out)
+	}
+}
