@@ -86,7 +86,11 @@ func ValidateVideoWith(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Tr
 
 	if plan != nil {
 		if spec.ImageListMin > 0 && plan.Frames < spec.ImageListMin {
-			add("video.frames_too_few", SeverityError, "raise --fps or use a longer clip",
+			fix := "raise --fps or use a longer clip"
+			if o.NFrames > 0 {
+				fix = fmt.Sprintf("raise --nframes to at least %d", spec.ImageListMin)
+			}
+			add("video.frames_too_few", SeverityError, fix,
 				"samples %d frames, under the API's minimum of %d images in a frame list", plan.Frames, spec.ImageListMin)
 		}
 		if spec.ImageListMax > 0 && plan.Frames > spec.ImageListMax {

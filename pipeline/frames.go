@@ -210,6 +210,9 @@ func videoPlanProblem(path string, info media.Info, err error) media.Problem {
 	case !errors.As(err, &oe):
 	case oe.Option == "start/end", oe.Option == "video_start/video_end":
 		p.Fix = fmt.Sprintf("give --start/--end within the video (0–%.2fs) with start before end", info.Duration)
+	case oe.Fix != "":
+		p.Message = "cannot be planned: " + FlagNames(oe.Option) + ": " + oe.Msg
+		p.Fix = FlagNames(oe.Fix)
 	case !strings.Contains(oe.Option, " "):
 		flags := strings.Split(oe.Option, "/")
 		for i, f := range flags {

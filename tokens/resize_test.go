@@ -178,8 +178,8 @@ func wantRefError(kind string, err error) bool {
 	switch kind {
 	case "option", "range":
 		return errors.As(err, &oe)
-	case "nframes":
-		return err != nil && !errors.As(err, &oe)
+	case "nframes": // smart_nframes' ValueError: an explicit nframes is named as the option at fault
+		return err != nil && (!errors.As(err, &oe) || oe.Option == "nframes")
 	}
 	return refErrors[kind] != nil && errors.Is(err, refErrors[kind])
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 )
 
 // FrameFactor is the number of frames that share one temporal patch
@@ -267,6 +268,23 @@ func (s Spec) NFrames(total int, videoFPS float64, o VideoOptions) (int, error) 
 		raw := float64(total) / videoFPS * fps
 		nf := math.Min(math.Min(math.Max(raw, minF), maxF), float64(total))
 		n = floorByFactor(nf, FrameFactor)
+	}
+	if (n < FrameFactor || n > total) && o.NFrames != 0 && total >= FrameFactor {
+		// The caller's count: name it, with the counts that this video has
+		// and, on DashScope models, that sample it within the fps range.
+		lo, hi := FrameFactor, evenFloor(total)
+		if s.Family != FamilyCustom {
+			lo, hi = fpsFrameRange(s, total, float64(total)/videoFPS)
+		}
+		asked := strconv.Itoa(o.NFrames)
+		if n != o.NFrames {
+			asked += fmt.Sprintf(" (%d rounded to even)", n)
+		}
+		err := optErr("nframes", "%s frames to sample, but the video has %d", asked, total)
+		if lo > hi {
+			return n, err
+		}
+		return n, withFix(err, "for this video give nframes between %d and %d", lo, hi)
 	}
 	if n < FrameFactor || n > total {
 		return n, fmt.Errorf("tokens: %d frames to sample, but the video has %d (need between %d and %d)", n, total, FrameFactor, total)

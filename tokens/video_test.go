@@ -398,3 +398,38 @@ func TestSuggestedFrameCountsAllWork(t *testing.T) {
 		}
 	}
 }
+
+// TestNFramesAboveTheVideo: an explicit nframes beyond the video's frames
+// is an OptionError on nframes whose fix is a range that works: within the
+// frames and, on DashScope models, the fps range.
+func TestNFramesAboveTheVideo(t *testing.T) {
+	for _, c := range []struct {
+		spec Spec
+		fix  string
+	}{
+		{mustSpec(t, "qwen3-vl-plus"), "for this video give nframes between 6 and 600"},
+		{CustomSpec(28), "for this video give nframes between 2 and 1800"},
+	} {
+		_, err := c.spec.NFrames(1800, 30, VideoOptions{NFrames: 1900})
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != "nframes" || oe.Fix != c.fix {
+			t.Errorf("%s: err %v (fix %q), want an nframes OptionError with %q", c.spec.Family, err, fixOf(oe), c.fix)
+		}
+	}
+}
+
+func fixOf(oe *OptionError) string {
+	if oe == nil {
+		return ""
+	}
+	return oe.Fix
+}
+
+func mustSpec(t *testing.T, model string) Spec {
+	t.Helper()
+	m, err := Lookup(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Spec
+}

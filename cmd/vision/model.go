@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"regexp"
+	"github.com/qwen-vision/vision/pipeline"
 	"strconv"
 	"strings"
 
@@ -36,20 +36,8 @@ func modelSpec(c *cli.Context) (string, tokens.Spec, error) {
 	return m.Name, m.Spec, nil
 }
 
-// flagOfParam maps the API parameter names package tokens uses in its errors to
-// the flags that set them.
-var flagOfParam = map[string]string{
-	"min_pixels": "--min-pixels", "max_pixels": "--max-pixels", "total_pixels": "--total-pixels",
-	"fps": "--fps", "nframes": "--nframes", "min_frames": "--min-frames", "max_frames": "--max-frames",
-	"video_start": "--start", "video_end": "--end", "vl_high_resolution_images": "--high-res",
-}
-
-var apiName = regexp.MustCompile(`\b(min_pixels|max_pixels|total_pixels|fps|nframes|min_frames|max_frames|video_start|video_end|vl_high_resolution_images)\b`)
-
 // flagNames rewrites API parameter names in s as the flags that set them.
-func flagNames(s string) string {
-	return apiName.ReplaceAllStringFunc(s, func(m string) string { return flagOfParam[m] })
-}
+func flagNames(s string) string { return pipeline.FlagNames(s) }
 
 // flagError turns a [*tokens.OptionError] into a usage error that names the
 // flag instead of the API parameter (--min-pixels, not min_pixels), with the

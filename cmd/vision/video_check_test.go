@@ -66,6 +66,15 @@ func TestFailedRowsSayWhy(t *testing.T) {
 			}
 		}
 	}
+	for _, c := range []struct{ flag, want string }{
+		{"200", "fix: for this video give --nframes between 2 and 40"},
+		{"2", "fix: raise --nframes to at least 4"},
+	} {
+		code, out, _ := runCLI(t, "check", filepath.Join(videos, "cfr_h264.mp4"), "--nframes", c.flag)
+		if code != exitItemsFailed || !strings.Contains(out, c.want) {
+			t.Errorf("check --nframes %s: exit %d\n%s", c.flag, code, out)
+		}
+	}
 	_, out, _ := runCLI(t, "check", filepath.Join(videos, "cfr_h264.mp4"), "--start", "30")
 	if !strings.Contains(out, "[video.plan]") || !strings.Contains(out, "fix: give --start/--end within the video (0–4.00s)") {
 		t.Errorf("check --start 30:\n%s", out)
