@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/qwen-vision/vision/media"
@@ -26,7 +27,7 @@ func framesCommand() *cli.Command {
 			&cli.BoolFlag{Name: "contact-sheet", Usage: "also write contact.jpg: a grid of the frames with their timestamps (contact_2.jpg… past 100 frames)"},
 			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "extraction: auto, pass (decode once), seek (seek per frame) or keyframes"},
 			&cli.BoolFlag{Name: "keyframes", Usage: "take the keyframe nearest each planned time (fastest; true timestamps in the manifest); same as --mode keyframes"},
-			&cli.IntFlag{Name: "qscale", Usage: "JPEG quality as ffmpeg's -q:v, 2 (best) to 31"},
+			&cli.IntFlag{Name: "qscale", Usage: "JPEG quality as ffmpeg's -q:v, 2 (best) to 31", DefaultText: strconv.Itoa(media.DefaultQScale)},
 		}, append(mediaFlags(), costFlags()...)...),
 		Action: runFrames,
 	}

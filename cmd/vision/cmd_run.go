@@ -39,7 +39,7 @@ func runCommand() *cli.Command {
 		&cli.BoolFlag{Name: "thinking", Usage: "enable_thinking: let a hybrid model think first"},
 		&cli.IntFlag{Name: "thinking-budget", Usage: "thinking_budget: most tokens to think with"},
 		&cli.DurationFlag{Name: "grace", Value: pipeline.DefaultGrace, Usage: "after Ctrl-C, how long requests in flight may finish (a second Ctrl-C stops at once)"},
-		&cli.DurationFlag{Name: "request-timeout", Usage: "per-attempt request timeout (default 330s)"},
+		&cli.DurationFlag{Name: "request-timeout", Usage: "per-attempt request timeout", DefaultText: "330s"},
 		&cli.IntFlag{Name: "max-retries", Value: dashscope.DefaultMaxRetries, Usage: "retries per request on 5xx and connection errors; a 429 gets at least 5 (backing off up to a minute); 0 turns every retry off"},
 		&cli.StringFlag{Name: "prices", Usage: "price table `FILE` instead of the built-in one"},
 		&cli.StringFlag{Name: "transport", Value: "base64", Hidden: true},

@@ -25,7 +25,7 @@ func tokensCommand() *cli.Command {
 			&cli.IntFlag{Name: "min-pixels", Usage: "min_pixels (default: the model's)"},
 			&cli.IntFlag{Name: "max-pixels", Usage: "max_pixels (default: the model's)"},
 			&cli.BoolFlag{Name: "high-res", Usage: "vl_high_resolution_images: fixed high-resolution cap, max_pixels ignored"},
-			&cli.IntFlag{Name: "factor", Usage: "custom deployment with this resize factor (28 or 32): qwen-vl-utils defaults, no model caps"},
+			&cli.IntFlag{Name: "factor", Usage: "custom deployment with this resize factor (even, 2 to 1024; Qwen2.5-VL uses 28, Qwen3-VL 32): qwen-vl-utils defaults, no model caps", DefaultText: "none: the model's"},
 			&cli.BoolFlag{Name: "video", Usage: "the sizes are video frames: plan frames as qwen-vl-utils samples a video"},
 			&cli.IntFlag{Name: "frames", Usage: "video: total frames in the source"},
 			&cli.Float64Flag{Name: "duration", Usage: "video: duration in `SECONDS` (frames = round(duration × source fps))"},
