@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/qwen-vision/vision/tokens"
+	"golang.org/x/image/tiff"
 )
 
 // DefaultQuality is the JPEG quality of re-encoded images. 90 keeps small
@@ -112,6 +113,11 @@ func PrepareImage(ctx context.Context, path string, info Info, plan tokens.Image
 			return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
 		}
 		if _, format := Sniff(data); format == info.Format && int64(len(data)) == info.Bytes {
+			// The header was fine; the pixel data may still be cut short
+			// or damaged, and these bytes go out as they are.
+			if err := checkDecodes(data, info); err != nil {
+				return Prepared{}, fmt.Errorf("prepare %s: %w", path, err)
+			}
 			if o.fits(len(data), info.MIME) {
 				return Prepared{Data: data, MIME: info.MIME, Width: info.Width, Height: info.Height,
 					Notes: []string{fmt.Sprintf("original bytes sent: already %dx%d", info.Width, info.Height)}}, nil
@@ -219,6 +225,29 @@ func keepOriginal(info Info, plan tokens.ImagePlan, o EncodeOptions) bool {
 		return false
 	}
 	return info.ColorModel != "cmyk" // CMYK JPEGs render wrongly in many decoders
+}
+
+// checkDecodes decodes data, an image about to be sent byte for byte, to
+// prove its pixel data is whole: a file truncated after its header, or
+// with damaged compressed data, wraps ErrCorrupt. Formats the Go decoders
+// do not read (RLE BMP, CMYK or JPEG-compressed TIFF) are not checked.
+func checkDecodes(data []byte, info Info) error {
+	if info.ffmpegDecode || info.goUnsupported != "" {
+		return nil
+	}
+	var err error
+	if info.Format == "tiff" {
+		_, err = tiff.Decode(bytes.NewReader(data))
+	} else {
+		_, _, err = image.Decode(bytes.NewReader(data))
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(headerErr(info.Format, err), ErrUnsupported) {
+		return nil // a variant the Go decoder lacks, not damage
+	}
+	return fmt.Errorf("its header is whole but its image data is not (%v): %w", err, ErrCorrupt)
 }
 
 // encodeFit encodes img as o.Format, stepping JPEG quality down (and

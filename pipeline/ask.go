@@ -156,10 +156,16 @@ func Ask(ctx context.Context, cfg Config, client *dashscope.Client, args []strin
 		func(ctx context.Context, i int) error {
 			p, err := prepare(ctx, cfg, res.Items[i], po)
 			res.Prepared[i] = p
-			// A video that cannot be extracted (damaged) is the input's
-			// failure, with its problem and fix, not the request's.
-			if e := res.Items[i]; err != nil && ctx.Err() == nil && e.Kind == media.KindVideo {
-				if pr, ok := extractProblem(e.Path, err); ok {
+			// An image that cannot be prepared (corrupt data behind a
+			// good header) or a video that cannot be extracted (damaged)
+			// is the input's failure, with its problem and fix, not the
+			// request's.
+			if e := res.Items[i]; err != nil && ctx.Err() == nil {
+				pr, ok := imagePrepareProblem(e.Path, err)
+				if e.Kind == media.KindVideo {
+					pr, ok = extractProblem(e.Path, err)
+				}
+				if ok {
 					e.clearCost()
 					res.Items[i] = failedWith(e, "prepare", err, pr)
 					return ErrItems

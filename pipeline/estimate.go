@@ -336,6 +336,29 @@ func probeFailed(ctx context.Context, e Estimate, err error) Estimate {
 	return failed(e, "probe", err, "file.unreadable", "check the file and its permissions")
 }
 
+// imagePrepareProblem is the problem of an image that failed to prepare
+// because of the file (corrupt data behind a good header, over the decode
+// limit, undecodable, unsupported), with its fix; ok is false for other
+// errors (an interruption, a full disk).
+func imagePrepareProblem(path string, err error) (media.Problem, bool) {
+	p := media.Problem{Severity: media.SeverityError, Path: path, Message: problemMessage(path, err)}
+	switch {
+	case errors.Is(err, media.ErrCorrupt):
+		p.Code, p.Fix = "file.corrupt", "the file is corrupt or truncated: re-export or re-download it"
+	case errors.Is(err, media.ErrTooManyPixels):
+		p.Code, p.Fix = "image.decode_limit", "downscale it first, or raise --max-decode-pixels if it is trusted (about 4 bytes of memory a pixel)"
+	case errors.Is(err, media.ErrCannotDecode):
+		p.Code, p.Fix = "image.decode_unsupported", "convert it to JPEG or PNG first"
+	case errors.Is(err, media.ErrUnsupported):
+		p.Code, p.Fix = "file.unsupported", "convert it to JPEG or PNG"
+	case errors.Is(err, media.ErrEmpty):
+		p.Code, p.Fix = "file.empty", "the file is empty: re-export or remove it"
+	default:
+		return media.Problem{}, false
+	}
+	return p, true
+}
+
 // clearCost drops the tokens and cost of a record that will not be sent;
 // the planned sizes stay, for the user.
 func (e *Estimate) clearCost() {

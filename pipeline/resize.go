@@ -131,6 +131,9 @@ func resizePlan(ctx context.Context, cfg Config, in Input) (r Resized, ok bool) 
 func resizeWrite(r Resized, in Input, i int, res media.ImageResult, o ResizeOptions, outs *outputNames) Resized {
 	e := &r.Estimate
 	if res.Err != nil {
+		if p, ok := imagePrepareProblem(e.Path, res.Err); ok {
+			e.Problems = append(e.Problems, p)
+		}
 		e.fail("prepare", res.Err.Error())
 		return r
 	}

@@ -101,7 +101,7 @@ func runAsk(c *cli.Context) error {
 			if why == "" {
 				why = e.Reason
 			}
-			fmt.Fprintf(stderr, "vision: error: %s: %s %s\n", shown(e.Path), e.Status, why)
+			fmt.Fprintf(stderr, "vision: error: %s: %s %s\n", shown(e.Path), e.Status, inline(why))
 			for _, p := range e.Problems {
 				if p.Fix != "" {
 					fmt.Fprintf(stderr, "vision: hint: %s\n", p.Fix)

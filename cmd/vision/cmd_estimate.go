@@ -169,9 +169,9 @@ func writeProblems(w io.Writer, ps []media.Problem, strict bool) {
 	}
 	fmt.Fprintln(w)
 	for _, p := range ps {
-		fmt.Fprintf(w, "%s: %s: %s [%s]\n", shown(p.Path), p.Severity, p.Message, p.Code)
+		fmt.Fprintf(w, "%s: %s: %s [%s]\n", shown(p.Path), p.Severity, inline(p.Message), p.Code)
 		if p.Fix != "" {
-			fmt.Fprintf(w, "    fix: %s\n", p.Fix)
+			fmt.Fprintf(w, "    fix: %s\n", inline(p.Fix))
 		}
 	}
 }

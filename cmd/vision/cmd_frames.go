@@ -71,7 +71,7 @@ func runFrames(c *cli.Context) error {
 		}
 		problems = append(problems, r.Problems...)
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%d\t%s\t%s\t%s\n", shown(r.Path), r.Written, sizeText(r.ResizedWidth, r.ResizedHeight),
-			r.SampleFPS, r.Tokens, orDash(r.Mode), orDash(r.Manifest), statusText(r.Estimate))
+			r.SampleFPS, r.Tokens, orDash(r.Mode), orDash(shown(r.Manifest)), statusText(r.Estimate))
 		return nil
 	})
 	tw.Flush()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/qwen-vision/vision/media"
 	"github.com/qwen-vision/vision/pipeline"
 	"github.com/urfave/cli/v2"
 )
@@ -62,17 +63,21 @@ func runResize(c *cli.Context) error {
 		fmt.Fprintln(tw, "PATH\tSIZE\tRESIZED\tOUTPUT\tBYTES\tSTATUS")
 	}
 	var notes []string
+	var problems []media.Problem
 	opts := pipeline.ResizeOptions{OutDir: c.String("output"), Format: format, Quality: c.Int("quality"), Overwrite: c.Bool("overwrite")}
 	sum, err := pipeline.ResizeFiles(c.Context, cfg, c.Args().Slice(), c.App.Reader, opts, func(r pipeline.Resized) error {
 		if c.Bool("json") {
 			return enc.Encode(r)
+		}
+		if r.Status == pipeline.StatusFailed {
+			problems = append(problems, r.Problems...)
 		}
 		status := statusText(r.Estimate)
 		if r.Status == pipeline.StatusOK && !r.Reencoded {
 			status += " (original bytes kept)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", shown(r.Path), sizeText(r.Width, r.Height), sizeText(r.ResizedWidth, r.ResizedHeight),
-			orDash(r.Output), r.OutBytes, status)
+			orDash(shown(r.Output)), r.OutBytes, status)
 		for _, n := range r.Notes {
 			if !strings.HasPrefix(n, "original bytes sent") { // the status says so
 				notes = append(notes, r.Path+": note: "+n)
@@ -82,6 +87,9 @@ func runResize(c *cli.Context) error {
 	})
 	tw.Flush()
 	writeNotes(out, notes)
+	if !c.Bool("json") {
+		writeProblems(out, problems, cfg.Strict)
+	}
 	if err != nil {
 		return err
 	}

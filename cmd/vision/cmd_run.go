@@ -183,7 +183,7 @@ func runRun(c *cli.Context) error {
 			if prog != nil {
 				prog.record(r)
 			} else if r.Status == pipeline.StatusFailed && !jsonOut && r.Estimate != nil {
-				fmt.Fprintf(stderr, "vision: failed: %s: %s\n", shown(r.Path), r.Error)
+				fmt.Fprintf(stderr, "vision: failed: %s: %s\n", shown(r.Path), inline(r.Error))
 			}
 		},
 		DryRun: func(d pipeline.DryRunRequest) {
@@ -191,7 +191,7 @@ func runRun(c *cli.Context) error {
 			case jsonOut:
 				enc.Encode(map[string]any{"request": d})
 			case d.Error != "":
-				fmt.Fprintf(stderr, "vision: error: %s: %s\n", shown(pagePath(d.Path, d.Page)), d.Error)
+				fmt.Fprintf(stderr, "vision: error: %s: %s\n", shown(pagePath(d.Path, d.Page)), inline(d.Error))
 			case !quiet:
 				fmt.Fprintf(stderr, "vision: %s: %s, %d bytes → %s\n", shown(pagePath(d.Path, d.Page)), d.Transport, d.ContentLength, d.File)
 			}
@@ -309,16 +309,16 @@ func printPlan(w io.Writer, p pipeline.Plan, model string) {
 			}
 			return line
 		case pipeline.ActionRebuild:
-			return fmt.Sprintf("rebuild %s: %s", shown(it.Path), it.Reason)
+			return fmt.Sprintf("rebuild %s: %s", shown(it.Path), inline(it.Reason))
 		}
 		return ""
 	}, "to send")
 	listPlanItems(w, p, more, func(it pipeline.PlanItem) string {
 		switch it.Action {
 		case pipeline.ActionSkip:
-			return fmt.Sprintf("skip %s: %s", shown(it.Path), it.Reason)
+			return fmt.Sprintf("skip %s: %s", shown(it.Path), inline(it.Reason))
 		case pipeline.ActionFail:
-			return fmt.Sprintf("fail %s: %s", shown(it.Path), it.Reason)
+			return fmt.Sprintf("fail %s: %s", shown(it.Path), inline(it.Reason))
 		}
 		return ""
 	}, "skipped or failed")

@@ -71,10 +71,10 @@ func reportError(w io.Writer, err error) {
 	if err == nil || errors.Is(err, errItemsFailed) {
 		return
 	}
-	msg := hideKeyShaped(strings.TrimPrefix(err.Error(), "tokens: "))
+	msg := inline(hideKeyShaped(strings.TrimPrefix(err.Error(), "tokens: ")))
 	fmt.Fprintf(w, "vision: error: %s\n", msg)
 	var he hintError
 	if errors.As(err, &he) && he.hint != "" {
-		fmt.Fprintf(w, "vision: hint: %s\n", he.hint)
+		fmt.Fprintf(w, "vision: hint: %s\n", inline(he.hint))
 	}
 }

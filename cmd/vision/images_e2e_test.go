@@ -388,8 +388,47 @@ func TestControlCharactersInNames(t *testing.T) {
 	if len(lines) < 2 || !strings.HasSuffix(strings.TrimSpace(lines[1]), "ok") {
 		t.Errorf("the file's row is not one line:\n%s", stdout)
 	}
+	// Messages quoting the name (resize's failure of a file that is not an
+	// image) escape it too, on stdout and in the problem lines.
+	putBytes(t, filepath.Join(dir, "bad\x1b]0;T\x07.png"), []byte("text"))
+	if _, stdout, stderr := runCLI(t, "resize", dir, "-o", filepath.Join(t.TempDir(), "o")); strings.ContainsAny(stdout+stderr, "\x1b\x07") {
+		t.Errorf("resize printed a raw escape:\n%q", stdout)
+	}
 	code, stdout, _ = runCLI(t, "estimate", "--json", filepath.Join(dir, name))
 	if code != 0 || !strings.Contains(stdout, `b\tc\u001b[31m.png"`) {
 		t.Errorf("exit %d, json:\n%s", code, stdout)
+	}
+}
+
+// TestTruncatedAfterHeaderNeverSentAsIs: a PNG and a JPEG already at their
+// smart size (640x480 on qwen3-vl-plus) but cut in half, their headers
+// whole, would be sent or copied byte for byte; resize and ask decode them
+// first and fail them as file.corrupt (exit 3), writing nothing.
+func TestTruncatedAfterHeaderNeverSentAsIs(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.IntN(256))
+	}
+	var pngData bytes.Buffer
+	if err := png.Encode(&pngData, img); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	putBytes(t, filepath.Join(in, "whole.png"), pngData.Bytes())
+	putBytes(t, filepath.Join(in, "cut.png"), pngData.Bytes()[:pngData.Len()/2])
+	out := filepath.Join(dir, "out")
+	code, stdout, _ := runCLI(t, "resize", in, "-o", out)
+	if code != exitItemsFailed || !strings.Contains(stdout, "cut.png: error: ") || !strings.Contains(stdout, "[file.corrupt]") ||
+		!strings.Contains(stdout, "2 files: 1 written, 0 skipped, 1 failed") {
+		t.Errorf("resize: exit %d\n%s", code, stdout)
+	}
+	if _, err := os.Stat(filepath.Join(out, "cut.png")); !os.IsNotExist(err) {
+		t.Errorf("out/cut.png: %v", err)
+	}
+	code, _, stderr := runCLI(t, "ask", "--dry-run", "-p", "x", filepath.Join(in, "cut.png"))
+	if code != exitItemsFailed || !strings.Contains(stderr, "corrupt or truncated") || !strings.Contains(stderr, "vision: hint: ") {
+		t.Errorf("ask: exit %d\n%s", code, stderr)
 	}
 }

@@ -74,7 +74,7 @@ func (p *progress) record(r pipeline.Record) {
 	case pipeline.StatusFailed:
 		p.failed++
 		p.clear()
-		fmt.Fprintf(p.w, "vision: failed: %s: %s\n", shown(r.Path), r.Error)
+		fmt.Fprintf(p.w, "vision: failed: %s: %s\n", shown(r.Path), inline(r.Error))
 	}
 	if r.Usage != nil {
 		p.in += r.Usage.InputTokens

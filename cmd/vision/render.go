@@ -32,6 +32,18 @@ func shown(s string) string {
 	return strconv.Quote(s)
 }
 
+// inline is free text (an error, a reason, a note) as printed on one line:
+// control characters and invalid UTF-8 escaped as in a Go string, without
+// quotes, so a name quoted in a message cannot break the line or drive the
+// terminal.
+func inline(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
 // orDash renders s, or "-" when empty.
 func orDash(s string) string {
 	if s == "" {
@@ -44,9 +56,9 @@ func orDash(s string) string {
 func statusText(e pipeline.Estimate) string {
 	switch {
 	case e.Reason != "":
-		return e.Status + ": " + e.Reason
+		return e.Status + ": " + inline(e.Reason)
 	case e.Error != "":
-		return e.Status + ": " + e.Error
+		return e.Status + ": " + inline(e.Error)
 	}
 	return e.Status
 }
@@ -76,6 +88,6 @@ func writeNotes(w io.Writer, notes []string) {
 	}
 	fmt.Fprintln(w)
 	for _, n := range notes {
-		fmt.Fprintln(w, n)
+		fmt.Fprintln(w, inline(n))
 	}
 }
