@@ -79,7 +79,7 @@ func ValidateImageLimit(info Info, spec tokens.Spec, opts tokens.ImageOptions, t
 	plan, planErr := tokens.ImagePlan{}, error(nil)
 	if ratio := float64(max(w, h)) / float64(max(min(w, h), 1)); ratio > tokens.MaxRatio {
 		add("image.aspect_ratio", SeverityError, "crop or pad it to at most 200:1, or cut a long strip into pieces",
-			"is %s, aspect ratio %.4g:1; the API accepts at most %d:1", size, ratio, tokens.MaxRatio)
+			"is %s, aspect ratio %s:1; the API accepts at most %d:1", size, tokens.RatioText(ratio), tokens.MaxRatio)
 	} else if w > 0 && h > 0 {
 		plan, planErr = tokens.PlanImage(w, h, spec, opts)
 		var oe *tokens.OptionError

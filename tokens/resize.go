@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // MaxRatio is the largest accepted ratio of the long side to the short side,
@@ -87,7 +88,7 @@ func SmartResize(height, width, factor int, minPixels, maxPixels float64) (h, w 
 	}
 	hf, wf := float64(height), float64(width)
 	if ratio := math.Max(hf, wf) / math.Min(hf, wf); ratio > MaxRatio {
-		return 0, 0, fmt.Errorf("%w: %dx%d has ratio %.4g", ErrAspectRatio, width, height, ratio)
+		return 0, 0, fmt.Errorf("%w: %dx%d has ratio %s:1", ErrAspectRatio, width, height, RatioText(ratio))
 	}
 	h = max(factor, roundByFactor(hf, factor))
 	w = max(factor, roundByFactor(wf, factor))
@@ -104,7 +105,13 @@ func SmartResize(height, width, factor int, minPixels, maxPixels float64) (h, w 
 		return h, w, fmt.Errorf("%w: %dx%d within [%.0f, %.0f] pixels gives %dx%d", ErrZeroSide, width, height, minPixels, maxPixels, w, h)
 	}
 	if ratio := float64(max(h, w)) / float64(min(h, w)); ratio > MaxRatio {
-		return h, w, fmt.Errorf("%w after resizing: %dx%d becomes %dx%d (ratio %.4g)", ErrAspectRatio, width, height, w, h, ratio)
+		return h, w, fmt.Errorf("%w after resizing: %dx%d becomes %dx%d (ratio %s:1)", ErrAspectRatio, width, height, w, h, RatioText(ratio))
 	}
 	return h, w, nil
+}
+
+// RatioText prints an aspect ratio for a message: one decimal, never an
+// exponent (50000, not 5e+04; 200.1).
+func RatioText(r float64) string {
+	return strconv.FormatFloat(math.Round(r*10)/10, 'f', -1, 64)
 }

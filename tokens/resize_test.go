@@ -437,3 +437,11 @@ func TestSmartResizeHugeInputs(t *testing.T) {
 		}
 	}
 }
+
+func TestRatioText(t *testing.T) {
+	for r, want := range map[float64]string{50000: "50000", 200.09: "200.1", 13888.888: "13888.9", 2: "2"} {
+		if got := RatioText(r); got != want {
+			t.Errorf("RatioText(%g) = %s, want %s", r, got, want)
+		}
+	}
+}
