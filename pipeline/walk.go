@@ -171,6 +171,17 @@ func walkDir(ctx context.Context, root string, add func(Input), skipped func(str
 	if real, err := filepath.EvalSymlinks(root); err == nil {
 		walkRoot = real
 	}
+	found := 0
+	counted := func(in Input) { found++; add(in) }
+	err := walkTree(ctx, root, walkRoot, counted, skipped)
+	if err == nil && found == 0 { // named on purpose: say why nothing came of it
+		add(Input{Path: root, Skip: "empty folder: no files in it"})
+	}
+	return err
+}
+
+// walkTree is walkDir's walk of walkRoot (root with its links resolved).
+func walkTree(ctx context.Context, root, walkRoot string, add func(Input), skipped func(string, bool) bool) error {
 	return filepath.WalkDir(walkRoot, func(realPath string, d fs.DirEntry, err error) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
@@ -230,6 +241,10 @@ func walkDir(ctx context.Context, root string, add func(Input), skipped func(str
 func notRegular(m fs.FileMode) string {
 	return "not a regular file (" + media.NonRegularKind(m) + ")"
 }
+
+// SameDir reports whether a and b name the same folder (links resolved; a
+// folder that does not exist yet compares by its resolved parent).
+func SameDir(a, b string) bool { return realDir(a) == realDir(b) }
 
 // realDir is the folder path absolute with every link resolved, or
 // realKey(path) while it does not exist.

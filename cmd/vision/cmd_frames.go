@@ -40,6 +40,9 @@ func runFrames(c *cli.Context) error {
 	if c.String("output") == "" {
 		return usagef("frames: give the output folder with -o DIR")
 	}
+	if err := outputNotInput(c.String("output"), c.Args().Slice(), "frames"); err != nil {
+		return err
+	}
 	mode := media.ExtractMode(c.String("mode"))
 	if c.Bool("keyframes") {
 		mode = media.ExtractKeyframes

@@ -39,6 +39,9 @@ func runResize(c *cli.Context) error {
 	if c.String("output") == "" {
 		return usagef("resize: give the output folder with -o DIR")
 	}
+	if err := outputNotInput(c.String("output"), c.Args().Slice(), "resized"); err != nil {
+		return err
+	}
 	switch c.String("format") {
 	case "", "jpeg", "jpg", "png":
 	default:

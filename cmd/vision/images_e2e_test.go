@@ -432,3 +432,26 @@ func TestTruncatedAfterHeaderNeverSentAsIs(t *testing.T) {
 		t.Errorf("ask: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestOutputFolderIsInput: -o naming an input folder itself is a usage
+// error with a subfolder to use (the walk skips the output folder, so the
+// run did nothing and exited 0); an empty folder named on purpose is
+// listed as skipped, not left out.
+func TestOutputFolderIsInput(t *testing.T) {
+	dir := t.TempDir()
+	putBytes(t, filepath.Join(dir, "a.png"), fixture(t, "png.png"))
+	for _, args := range [][]string{{"resize", dir, "-o", dir}, {"resize", dir, "-o", dir + "/"}, {"frames", dir, "-o", dir}} {
+		code, _, stderr := runCLI(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, "is the input folder") {
+			t.Errorf("%v: exit %d\n%s", args, code, stderr)
+		}
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := runCLI(t, "estimate", empty)
+	if code != 0 || !strings.Contains(stdout, "skipped: empty folder") {
+		t.Errorf("estimate empty: exit %d\n%s", code, stdout)
+	}
+}

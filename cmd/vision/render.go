@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode"
@@ -42,6 +44,18 @@ func inline(s string) string {
 	}
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
+}
+
+// outputNotInput refuses an -o folder that is one of the folders given as
+// input: every output would land among the inputs (and the walk skips the
+// output folder, so nothing would be done).
+func outputNotInput(out string, args []string, sub string) error {
+	for _, a := range args {
+		if st, err := os.Stat(a); err == nil && st.IsDir() && pipeline.SameDir(a, out) {
+			return usagef("-o %s is the input folder %s itself: write to another folder, or to a new subfolder (-o %s)", out, a, filepath.Join(out, sub))
+		}
+	}
+	return nil
 }
 
 // orDash renders s, or "-" when empty.
