@@ -91,7 +91,18 @@ func probeHEIF(r io.ReaderAt, size int64) (heifInfo, error) {
 	if err != nil {
 		return heifInfo{}, err
 	}
-	return parseHEIFMeta(meta[4:], heifInfo{avif: avif}) // meta is a FullBox
+	hi, err := parseHEIFMeta(meta[4:], heifInfo{avif: avif}) // meta is a FullBox
+	if err != nil {
+		return hi, err
+	}
+	// A file cut short keeps its meta box (it comes first) but loses the
+	// coded data its items point at: visible from the header alone.
+	if m, ierr := parseHEIFItems(meta[4:]); ierr == nil {
+		if err := m.checkExtents(size); err != nil {
+			return hi, err
+		}
+	}
+	return hi, nil
 }
 
 // readHEIFMeta returns the payload of a HEIF file's meta box (a FullBox:

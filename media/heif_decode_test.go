@@ -254,3 +254,20 @@ func TestUndecodableFallback(t *testing.T) {
 		t.Fatalf("animated webp, exact size: %v", err)
 	}
 }
+
+// TestProbeHEIFTruncatedData: a HEIC or AVIF cut short keeps its meta box
+// (which comes first) but loses coded data; the probe sees it from the
+// item locations alone and reports ErrCorrupt instead of a size.
+func TestProbeHEIFTruncatedData(t *testing.T) {
+	for _, name := range []string{"heic_single.heic", "heic_grid.heic", "avif.avif"} {
+		data, err := os.ReadFile(filepath.Join(imagesDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), name)
+		os.WriteFile(p, data[:len(data)*9/10], 0o644)
+		if info, err := Probe(context.Background(), p); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s cut to 90%%: %dx%d, err %v; want ErrCorrupt", name, info.Width, info.Height, err)
+		}
+	}
+}

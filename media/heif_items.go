@@ -200,6 +200,23 @@ func parseIREF(d []byte, dimg map[uint32][]uint32) error {
 	return nil
 }
 
+// checkExtents reports an item stored in the file (construction method 0)
+// whose data reaches past its size bytes: a truncated file.
+func (m *heifMeta) checkExtents(size int64) error {
+	for _, it := range m.items {
+		if it.method != 0 {
+			continue
+		}
+		for _, e := range it.extents {
+			off := it.base + e.off
+			if off > uint64(size) || e.len > uint64(size)-off {
+				return fmt.Errorf("%w: item %d extent %d+%d past the end of the file (%d bytes; truncated)", errHEIF, it.id, off, e.len, size)
+			}
+		}
+	}
+	return nil
+}
+
 // heifItemLimit bounds the bytes read for one item (a tile or a whole
 // coded image): far above any real photo's coded size.
 const heifItemLimit = 256 << 20
