@@ -30,8 +30,9 @@ type Manifest struct {
 	Mode        string         `json:"mode"`                // the mode that gave the frames: pass, seek or keyframes
 	ModeNote    string         `json:"mode_note,omitempty"` // why auto chose or changed it, when not by cost alone
 	SampleFPS   float64        `json:"sample_fps"`
-	Width       int            `json:"width"`  // of every frame, upright
-	Height      int            `json:"height"` //
+	ListFPS     float64        `json:"list_fps"` // declared for the list: SampleFPS clamped into [0.1, 10] (tokens.Spec.ListFPS)
+	Width       int            `json:"width"`    // of every frame, upright
+	Height      int            `json:"height"`   //
 	Tokens      int            `json:"tokens"`
 	InputTokens int            `json:"input_tokens"`
 	Frames      []ManifestItem `json:"frames"`
@@ -439,6 +440,7 @@ func newManifest(cfg Config, e Estimate) *Manifest {
 			StartFrame: p.StartFrame, EndFrame: p.EndFrame, Frames: p.Frames, Indices: p.Indices,
 			MinPixels: p.MinPixels, MaxPixels: p.MaxPixels},
 		SampleFPS:   p.SampleFPS,
+		ListFPS:     cfg.Spec.ListFPS(p.SampleFPS),
 		Width:       p.ResizedWidth,
 		Height:      p.ResizedHeight,
 		Tokens:      p.Tokens,
