@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -11,6 +12,10 @@ import (
 // (qwen-vl-utils FRAME_FACTOR): frame counts are even, and a video's tokens
 // are (n/2)·(h/f)·(w/f).
 const FrameFactor = 2
+
+// ErrTooFewFrames reports a video with fewer frames than a frame list
+// samples (FrameFactor, 2): a single-frame video.
+var ErrTooFewFrames = errors.New("tokens: too few frames for a frame list")
 
 // VideoSource is what a probe knows of a video: its upright size, frame count
 // and average frame rate.
@@ -308,6 +313,13 @@ func (s Spec) NFrames(total int, videoFPS float64, o VideoOptions) (int, error) 
 			return n, err
 		}
 		return n, withFix(err, "for this video give nframes between %d and %d", lo, hi)
+	}
+	if total < FrameFactor {
+		need := ""
+		if s.ImageListMin > 0 {
+			need = fmt.Sprintf(" and the API needs %d in a list", s.ImageListMin)
+		}
+		return n, fmt.Errorf("%w: the video has %d frame; at least %d are sampled%s", ErrTooFewFrames, total, FrameFactor, need)
 	}
 	if n < FrameFactor || n > total {
 		return n, fmt.Errorf("tokens: %d frames to sample, but the video has %d (need between %d and %d)", n, total, FrameFactor, total)

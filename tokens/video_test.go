@@ -482,3 +482,13 @@ func TestListFPSClampsIntoAPIRange(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanVideoOneFrame: a single-frame video cannot be a frame list; the
+// error is ErrTooFewFrames and says so, not "need between 2 and 1".
+func TestPlanVideoOneFrame(t *testing.T) {
+	a, _ := FamilySpec(FamilyQwen3VLPlus, false)
+	_, err := PlanVideo(VideoSource{Width: 64, Height: 64, Frames: 1, FPS: 10}, a, VideoOptions{})
+	if !errors.Is(err, ErrTooFewFrames) || err.Error() != "tokens: too few frames for a frame list: the video has 1 frame; at least 2 are sampled and the API needs 4 in a list" {
+		t.Fatalf("err %v", err)
+	}
+}
