@@ -389,7 +389,7 @@ func estimateVideo(cfg Config, e *Estimate) {
 	}
 	e.Problems = append(e.Problems, media.ValidateVideoWith(info, cfg.Spec, plan, cfg.transport(), cfg.Video)...)
 	if err != nil {
-		e.Problems = append(e.Problems, videoPlanProblem(e.Path, info, err))
+		e.Problems = append(e.Problems, videoPlanProblem(cfg, e.Path, info, err))
 		e.fail("plan", trimTokens(err))
 		return
 	}
