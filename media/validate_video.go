@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/qwen-vision/vision/tokens"
@@ -31,6 +32,9 @@ import (
 //	video.format_unlisted   warning  a container the API does not list
 //	video.audio_ignored     warning  the model does not hear audio
 //	video.vfr               warning  variable frame rate
+//	video.sample_fps        warning  the plan samples outside the API's fps
+//	                                 range: the list is sent with the fps
+//	                                 clamped (tokens.Spec.ListFPS)
 //
 // The limits on a video file (duration, size, format) are fixable while
 // the frame list fits: vision sends the sampled frames, never the file.
@@ -100,6 +104,11 @@ func ValidateVideoWith(info Info, spec tokens.Spec, plan *tokens.FramePlan, t Tr
 			}
 			add("video.frames_too_many", SeverityError, fix,
 				"samples %d frames, over the API's maximum of %d images in a frame list for this model", plan.Frames, spec.ImageListMax)
+		}
+	}
+	if plan != nil {
+		if p, ok := sampleFPSProblem(info, spec, *plan); ok {
+			ps = append(ps, p)
 		}
 	}
 	if !listedVideoFormat(info.Format) {
@@ -249,4 +258,53 @@ func VideoErrorProblem(path string, err error) Problem {
 func errorText(path string, err error) string {
 	s := strings.TrimPrefix(err.Error(), "extract frames of "+path+": ")
 	return strings.ReplaceAll(s, "media: ", "")
+}
+
+// sampleFPSProblem is video.sample_fps: the frames qwen-vl-utils' rules
+// plan are spaced outside the API's [FPSMin, FPSMax] (seed 000 line 1285),
+// 4 frames of a sub-second clip or max_frames over a long video, so the
+// list is declared at the clamped fps (tokens.Spec.ListFPS) and the model,
+// told the interval by fps (seed 000 line 1294), reads the frames as 1/fps
+// apart. Token counts do not change.
+func sampleFPSProblem(info Info, spec tokens.Spec, plan tokens.FramePlan) (Problem, bool) {
+	real, declared := plan.SampleFPS, spec.ListFPS(plan.SampleFPS)
+	if declared == real {
+		return Problem{}, false
+	}
+	bound, side := spec.FPSMax, "above"
+	var fix string
+	switch {
+	case real > spec.FPSMax:
+		n := max(plan.Frames, spec.ImageListMin)
+		fix = fmt.Sprintf("use a longer clip: %d frames need at least %.3gs to stay within %g fps", n, float64(n)/spec.FPSMax, spec.FPSMax)
+	case info.FPS >= spec.FPSMin:
+		bound, side = spec.FPSMin, "below"
+		// A part of s seconds holds s·fps+1 frames: n of them sample
+		// n/(s·fps+1)·fps ≥ FPSMin up to s = n/FPSMin − 1/fps.
+		part := math.Floor(float64(plan.Frames)/spec.FPSMin - 1/info.FPS)
+		fix = fmt.Sprintf("send a part of at most %s with --start/--end, so its %d frames sample at least %g fps, or send the video file itself", fmtDuration(part), plan.Frames, spec.FPSMin)
+	default:
+		bound, side = spec.FPSMin, "below"
+		fix = fmt.Sprintf("no frame option helps: the video's own frames are %s apart (%.3g fps); send the video file itself, or accept the %s spacing", fmtSpacing(1/info.FPS), info.FPS, fmtSpacing(1/declared))
+	}
+	return Problem{Code: "video.sample_fps", Severity: SeverityWarning, Path: info.Path, Fix: fix,
+		Message: fmt.Sprintf("samples %d frames at %.4g fps (about %s apart), %s the API's %g fps for a frame list: vision declares fps %g, so the model reads them as %s apart",
+			plan.Frames, real, fmtSpacing(frameSpacing(plan)), side, bound, declared, fmtSpacing(1/declared))}, true
+}
+
+// frameSpacing is the mean time between two sampled frames: the span from
+// the first planned frame to the last over the gaps between them.
+func frameSpacing(p tokens.FramePlan) float64 {
+	if p.Frames < 2 || !(p.SourceFPS > 0) {
+		return 1 / p.SampleFPS
+	}
+	return float64(p.EndFrame-p.StartFrame) / float64(p.Frames-1) / p.SourceFPS
+}
+
+// fmtSpacing prints the seconds between two frames.
+func fmtSpacing(s float64) string {
+	if s >= 60 {
+		return fmtDuration(s)
+	}
+	return fmt.Sprintf("%.3gs", s)
 }

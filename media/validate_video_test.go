@@ -178,3 +178,48 @@ func TestProbeOgg(t *testing.T) {
 		t.Errorf("message %q", ps[0].Message)
 	}
 }
+
+// TestValidateVideoSampleFPS: a 2 h video at 30 fps on qwen-vl-max gets
+// its 512 max_frames, 0.071 fps: video.sample_fps says the list is declared
+// at 0.1 fps and that a part of at most 5119 s keeps the frames in range;
+// a plan within [0.1, 10] has no such problem.
+func TestValidateVideoSampleFPS(t *testing.T) {
+	m, err := tokens.Lookup("qwen-vl-max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := Info{Path: "lecture.mp4", Kind: KindVideo, Format: "mp4", MIME: "video/mp4", Width: 640, Height: 360, Duration: 7200, FPS: 30, RealFPS: 30, Frames: 216000, Bytes: 5 << 20}
+	for _, c := range []struct {
+		end  float64
+		want string
+	}{
+		{0, ""},
+		{5119, "none"},
+	} {
+		o := tokens.VideoOptions{}
+		if c.end != 0 {
+			o.End = &c.end
+		}
+		p, err := tokens.PlanVideo(tokens.VideoSource{Width: info.Width, Height: info.Height, Frames: info.Frames, FPS: info.FPS}, m.Spec, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *Problem
+		for _, pr := range ValidateVideoWith(info, m.Spec, &p, TransportPath, o) {
+			if pr.Code == "video.sample_fps" {
+				got = &pr
+			}
+		}
+		if c.want == "none" {
+			if got != nil {
+				t.Errorf("end %g: %d frames at %.4g fps: %v", c.end, p.Frames, p.SampleFPS, got)
+			}
+			continue
+		}
+		if got == nil || got.Severity != SeverityWarning ||
+			!strings.Contains(got.Message, "samples 512 frames at 0.07111 fps (about 14.1s apart), below the API's 0.1 fps for a frame list: vision declares fps 0.1, so the model reads them as 10s apart") ||
+			got.Fix != "send a part of at most 85m19.0s with --start/--end, so its 512 frames sample at least 0.1 fps, or send the video file itself" {
+			t.Errorf("end %g: %+v", c.end, got)
+		}
+	}
+}

@@ -75,7 +75,7 @@ type FrameList struct {
 	Frames      int      `json:"frames"`
 	Width       int      `json:"width"`
 	Height      int      `json:"height"`
-	SampleFPS   float64  `json:"sample_fps"`
+	SampleFPS   float64  `json:"sample_fps"` // declared: the plan's clamped into [0.1, 10] (tokens.Spec.ListFPS)
 	Tokens      int      `json:"tokens"`
 	InputTokens int      `json:"input_tokens"` // with the prompt, like Estimate.InputTokens
 	Cost        *float64 `json:"cost"`         // null when no price is known
@@ -412,7 +412,7 @@ func estimateVideo(cfg Config, e *Estimate) {
 	}
 	e.Problems = append(e.Problems, media.ValidateVideoWith(info, cfg.Spec, plan, cfg.transport(), cfg.Video)...)
 	if err != nil {
-		e.Problems = append(e.Problems, videoPlanProblem(e.Path, info, err))
+		e.Problems = append(e.Problems, videoPlanProblem(cfg, e.Path, info, err))
 		e.fail("plan", trimTokens(err))
 		return
 	}
@@ -420,10 +420,12 @@ func estimateVideo(cfg Config, e *Estimate) {
 	e.Frames, e.SampleFPS = p.Frames, p.SampleFPS
 	e.ResizedWidth, e.ResizedHeight, e.Tokens, e.InputTokens = p.ResizedWidth, p.ResizedHeight, p.Tokens, p.InputTokens
 	// The frames vision extracts are already at the planned size; sent as a
-	// list, the server re-plans them as an image list.
-	fl, err := tokens.PlanImageList(p.ResizedWidth, p.ResizedHeight, p.Frames, cfg.Spec, tokens.VideoOptions{FPS: p.SampleFPS, TotalPixels: cfg.Video.TotalPixels, MinPixels: cfg.Video.MinPixels, MaxPixels: cfg.Video.MaxPixels})
+	// list, the server re-plans them as an image list. The list is declared
+	// at the fps the API accepts (video.sample_fps when that is not the
+	// sampled one); its tokens do not depend on fps, so none is passed.
+	fl, err := tokens.PlanImageList(p.ResizedWidth, p.ResizedHeight, p.Frames, cfg.Spec, tokens.VideoOptions{TotalPixels: cfg.Video.TotalPixels, MinPixels: cfg.Video.MinPixels, MaxPixels: cfg.Video.MaxPixels})
 	if err == nil {
-		e.FrameList = &FrameList{Frames: fl.Frames, Width: fl.ResizedWidth, Height: fl.ResizedHeight, SampleFPS: p.SampleFPS, Tokens: fl.Tokens, InputTokens: fl.InputTokens}
+		e.FrameList = &FrameList{Frames: fl.Frames, Width: fl.ResizedWidth, Height: fl.ResizedHeight, SampleFPS: cfg.Spec.ListFPS(p.SampleFPS), Tokens: fl.Tokens, InputTokens: fl.InputTokens}
 	}
 	if media.HasErrors(e.Problems) && !fixable(e.Problems) {
 		e.fail("validate", firstError(e.Problems))

@@ -30,8 +30,9 @@ type Manifest struct {
 	Mode        string         `json:"mode"`                // the mode that gave the frames: pass, seek or keyframes
 	ModeNote    string         `json:"mode_note,omitempty"` // why auto chose or changed it, when not by cost alone
 	SampleFPS   float64        `json:"sample_fps"`
-	Width       int            `json:"width"`  // of every frame, upright
-	Height      int            `json:"height"` //
+	ListFPS     float64        `json:"list_fps"` // declared for the list: SampleFPS clamped into [0.1, 10] (tokens.Spec.ListFPS)
+	Width       int            `json:"width"`    // of every frame, upright
+	Height      int            `json:"height"`   //
 	Tokens      int            `json:"tokens"`
 	InputTokens int            `json:"input_tokens"`
 	Frames      []ManifestItem `json:"frames"`
@@ -201,12 +202,17 @@ func needFFmpeg(e Estimate) Estimate {
 
 // videoPlanProblem is the problem of a video whose frames cannot be
 // planned with the options given (video.plan): the reason, and the
-// options to change.
-func videoPlanProblem(path string, info media.Info, err error) media.Problem {
+// options to change, or, when no option can help, what to do to the
+// video: crop or pad it past 200:1, send a single frame as an image.
+func videoPlanProblem(cfg Config, path string, info media.Info, err error) media.Problem {
 	p := media.Problem{Code: "video.plan", Severity: media.SeverityError, Path: path,
 		Message: "cannot be planned: " + trimTokens(err), Fix: "change the video options (--fps, --nframes, --max-frames, --start/--end)"}
 	var oe *tokens.OptionError
 	switch {
+	case errors.Is(err, tokens.ErrAspectRatio):
+		p.Fix = aspectFix(cfg, info)
+	case errors.Is(err, tokens.ErrTooFewFrames):
+		p.Fix = "send a frame of it as an image: ffmpeg -i IN -frames:v 1 OUT.jpg"
 	case !errors.As(err, &oe):
 	case oe.Option == "start/end", oe.Option == "video_start/video_end":
 		p.Fix = fmt.Sprintf("give --start/--end within the video (0–%.2fs) with start before end", info.Duration)
@@ -221,6 +227,50 @@ func videoPlanProblem(path string, info media.Info, err error) media.Problem {
 		p.Fix = fmt.Sprintf("change %s for this video (%.2fs, %d frames at %.4g fps)", strings.Join(flags, "/"), info.Duration, info.Frames, info.FPS)
 	}
 	return p
+}
+
+// aspectFix is the fix for a video over 200:1 (tokens.ErrAspectRatio): no
+// option changes its shape, so it is the ffmpeg commands that crop its
+// long side or pad its short one (centred, even sizes) to the first size
+// within 64 steps of 200:1 that plans, before and after smart_resize.
+func aspectFix(cfg Config, info media.Info) string {
+	const fix = "crop or pad it to at most 200:1 (no option changes its shape)"
+	w, h := info.Width, info.Height
+	if w <= 0 || h <= 0 {
+		return fix + ": ffmpeg -i IN -vf crop=W:H OUT.mp4, or -vf pad=W:H"
+	}
+	plans := func(w, h int) bool {
+		_, err := tokens.PlanVideo(tokens.VideoSource{Width: w, Height: h, Frames: info.Frames, FPS: info.FPS}, cfg.Spec, cfg.Video)
+		return err == nil
+	}
+	wide, long, short := w > h, max(w, h), min(w, h)
+	var cmds []string
+	for c, i := short*tokens.MaxRatio, 0; c > short && i < 64; c, i = c-2, i+1 {
+		if cw, ch := pick(wide, c, short); plans(cw, ch) {
+			cmds = append(cmds, fmt.Sprintf("ffmpeg -i IN -vf crop=%d:%d OUT.mp4", cw, ch))
+			break
+		}
+	}
+	s0 := (long + tokens.MaxRatio - 1) / tokens.MaxRatio
+	for s, i := s0+s0%2, 0; s < long && i < 64; s, i = s+2, i+1 {
+		if pw, ph := pick(wide, long, s); plans(pw, ph) {
+			cmds = append(cmds, fmt.Sprintf("ffmpeg -i IN -vf 'pad=%d:%d:(ow-iw)/2:(oh-ih)/2' OUT.mp4", pw, ph))
+			break
+		}
+	}
+	if len(cmds) == 0 {
+		return fix + ": ffmpeg -i IN -vf crop=W:H OUT.mp4, or -vf pad=W:H"
+	}
+	return fix + ": " + strings.Join(cmds, ", or ")
+}
+
+// pick orders a long and a short side as width×height: the long side is
+// the width when wide.
+func pick(wide bool, long, short int) (w, h int) {
+	if wide {
+		return long, short
+	}
+	return short, long
 }
 
 func framesOne(ctx context.Context, cfg Config, in Input, o FramesOptions, used map[string]bool) FramesResult {
@@ -439,6 +489,7 @@ func newManifest(cfg Config, e Estimate) *Manifest {
 			StartFrame: p.StartFrame, EndFrame: p.EndFrame, Frames: p.Frames, Indices: p.Indices,
 			MinPixels: p.MinPixels, MaxPixels: p.MaxPixels},
 		SampleFPS:   p.SampleFPS,
+		ListFPS:     cfg.Spec.ListFPS(p.SampleFPS),
 		Width:       p.ResizedWidth,
 		Height:      p.ResizedHeight,
 		Tokens:      p.Tokens,

@@ -164,7 +164,9 @@ func prepareVideo(ctx context.Context, cfg Config, e Estimate, o prepareOptions)
 		return Prepared{}, err // names the file
 	}
 	out.Frames = frames
-	out.Content = dashscope.Frames(e.Video.SampleFPS, list...)
+	// Declared at the fps the API accepts: the sampled one clamped into
+	// [0.1, 10] (video.sample_fps reports the clamp).
+	out.Content = dashscope.Frames(cfg.Spec.ListFPS(e.Video.SampleFPS), list...)
 	setPixels(&out.Content, cfg)
 	if cfg.Video.TotalPixels != 0 {
 		out.Content.TotalPixels = int(cfg.Video.TotalPixels)

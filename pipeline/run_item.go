@@ -383,7 +383,9 @@ func (r *runner) writeOutputs(it *runItem, rec *Record) error {
 	if it.est.Video != nil {
 		fps = it.est.Video.SampleFPS
 	}
-	events = MapFrameTimes(events, rec.FrameTimes, fps)
+	// The model placed frame k at k/fps for the fps the list was declared
+	// with, which is the sampled fps clamped into [0.1, 10].
+	events = MapFrameTimes(events, rec.FrameTimes, r.cfg.Spec.ListFPS(fps))
 	tol := 0.0
 	if fps > 0 {
 		tol = 1 / fps

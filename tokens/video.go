@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -11,6 +12,10 @@ import (
 // (qwen-vl-utils FRAME_FACTOR): frame counts are even, and a video's tokens
 // are (n/2)·(h/f)·(w/f).
 const FrameFactor = 2
+
+// ErrTooFewFrames reports a video with fewer frames than a frame list
+// samples (FrameFactor, 2): a single-frame video.
+var ErrTooFewFrames = errors.New("tokens: too few frames for a frame list")
 
 // VideoSource is what a probe knows of a video: its upright size, frame count
 // and average frame rate.
@@ -167,8 +172,7 @@ func (s Spec) checkSampleFPS(o VideoOptions, n, count int, srcFPS, sampleFPS flo
 	if s.Family == FamilyCustom {
 		return nil // qwen-vl-utils itself has no fps range
 	}
-	const slack = 1e-9 // n/count·fps is one division away from an exact fps
-	if sampleFPS >= s.FPSMin*(1-slack) && sampleFPS <= s.FPSMax*(1+slack) {
+	if s.fpsInRange(sampleFPS) {
 		return nil
 	}
 	seconds := float64(count) / srcFPS
@@ -191,6 +195,30 @@ func (s Spec) checkSampleFPS(o VideoOptions, n, count int, srcFPS, sampleFPS flo
 		return fix("min_frames")
 	}
 	return nil
+}
+
+// fpsInRange reports whether fps is within the API's [FPSMin, FPSMax]
+// (seed 000 line 1285), with slack for n/count·fps being one division
+// away from an exact fps.
+func (s Spec) fpsInRange(fps float64) bool {
+	const slack = 1e-9
+	return fps >= s.FPSMin*(1-slack) && fps <= s.FPSMax*(1+slack)
+}
+
+// ListFPS is the fps vision declares for a frame list sampled at
+// sampleFPS (FramePlan.SampleFPS): on DashScope models it is clamped into
+// the API's [FPSMin, FPSMax] (seed 000 line 1285: "The value range is
+// [0.1, 10]"), so a sub-second clip's 4 frames (13.3 fps) or a long video
+// capped at max_frames (0.07 fps) is still sent with an fps the API
+// accepts. The frames stay the planned ones; the model then reads them as
+// 1/fps apart (seed 000 line 1294: fps "informs the model of the time
+// interval between adjacent frames"). Tokens do not depend on fps. A
+// --factor deployment (qwen-vl-utils) has no range: sampleFPS is kept.
+func (s Spec) ListFPS(sampleFPS float64) float64 {
+	if s.Family == FamilyCustom || s.fpsInRange(sampleFPS) || !(sampleFPS > 0) {
+		return sampleFPS
+	}
+	return math.Min(math.Max(sampleFPS, s.FPSMin), s.FPSMax)
 }
 
 // fpsFrameRange is the even frame counts n with 2 ≤ n ≤ min(max_frames,
@@ -285,6 +313,13 @@ func (s Spec) NFrames(total int, videoFPS float64, o VideoOptions) (int, error) 
 			return n, err
 		}
 		return n, withFix(err, "for this video give nframes between %d and %d", lo, hi)
+	}
+	if total < FrameFactor {
+		need := ""
+		if s.ImageListMin > 0 {
+			need = fmt.Sprintf(" and the API needs %d in a list", s.ImageListMin)
+		}
+		return n, fmt.Errorf("%w: the video has %d frame; at least %d are sampled%s", ErrTooFewFrames, total, FrameFactor, need)
 	}
 	if n < FrameFactor || n > total {
 		return n, fmt.Errorf("tokens: %d frames to sample, but the video has %d (need between %d and %d)", n, total, FrameFactor, total)

@@ -433,3 +433,62 @@ func mustSpec(t *testing.T, model string) Spec {
 	}
 	return m.Spec
 }
+
+// TestListFPSClampsIntoAPIRange: a plan from qwen-vl-utils' own rules can
+// sample outside [0.1, 10] fps (4 frames of a 0.3 s clip, 50 frames over
+// 4900 s); the fps declared for its frame list is clamped into the range
+// (seed 000 line 1285), and the list's tokens do not change with it.
+func TestListFPSClampsIntoAPIRange(t *testing.T) {
+	a, _ := FamilySpec(FamilyQwen3VLPlus, false)
+	tests := []struct {
+		name      string
+		s         Spec
+		src       VideoSource
+		want      float64
+		wantFrame int
+	}{
+		{"0.3 s at 60 fps: 4 frames are 13.3 fps", a, VideoSource{Width: 64, Height: 64, Frames: 18, FPS: 60}, 10, 4},
+		{"50 frames over 4900 s: 0.0102 fps", a, VideoSource{Width: 64, Height: 64, Frames: 50, FPS: 50.0 / 4900}, 0.1, 50},
+		{"in range: kept", a, VideoSource{Width: 64, Height: 64, Frames: 300, FPS: 30}, 2, 20},
+		{"custom deployment: no range", CustomSpec(28), VideoSource{Width: 64, Height: 64, Frames: 18, FPS: 60}, 4.0 / 18 * 60, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := PlanVideo(tt.src, tt.s, VideoOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Frames != tt.wantFrame {
+				t.Fatalf("frames %d, want %d", p.Frames, tt.wantFrame)
+			}
+			got := tt.s.ListFPS(p.SampleFPS)
+			if math.Abs(got-tt.want) > 1e-9 {
+				t.Fatalf("ListFPS(%v) = %v, want %v", p.SampleFPS, got, tt.want)
+			}
+			if tt.s.Family == FamilyCustom {
+				return
+			}
+			raw, err := PlanImageList(p.ResizedWidth, p.ResizedHeight, p.Frames, tt.s, VideoOptions{FPS: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl, err := PlanImageList(p.ResizedWidth, p.ResizedHeight, p.Frames, tt.s, VideoOptions{FPS: got})
+			if err != nil {
+				t.Fatalf("the declared fps %v is refused: %v", got, err)
+			}
+			if fl.Tokens != raw.Tokens || fl.Tokens != p.Tokens {
+				t.Fatalf("tokens %d at fps %v, %d at fps 2, plan %d: want all equal", fl.Tokens, got, raw.Tokens, p.Tokens)
+			}
+		})
+	}
+}
+
+// TestPlanVideoOneFrame: a single-frame video cannot be a frame list; the
+// error is ErrTooFewFrames and says so, not "need between 2 and 1".
+func TestPlanVideoOneFrame(t *testing.T) {
+	a, _ := FamilySpec(FamilyQwen3VLPlus, false)
+	_, err := PlanVideo(VideoSource{Width: 64, Height: 64, Frames: 1, FPS: 10}, a, VideoOptions{})
+	if !errors.Is(err, ErrTooFewFrames) || err.Error() != "tokens: too few frames for a frame list: the video has 1 frame; at least 2 are sampled and the API needs 4 in a list" {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/qwen-vision/vision/dashscope"
+	"github.com/qwen-vision/vision/media"
 	"github.com/qwen-vision/vision/pipeline"
 	"github.com/qwen-vision/vision/tokens"
 	"github.com/urfave/cli/v2"
@@ -135,6 +136,9 @@ func runAsk(c *cli.Context) error {
 		}
 		return err
 	}
+	if !quiet {
+		printWarnings(stderr, res.Items)
+	}
 	if dry {
 		return printPreview(stdout, stderr, res, quiet, jsonOut)
 	}
@@ -158,6 +162,23 @@ func runAsk(c *cli.Context) error {
 		printUsage(stderr, res)
 	}
 	return nil
+}
+
+// printWarnings writes the warnings of the items sent that vision does not
+// fix itself (a fix that starts "none needed"), with their fix: e.g.
+// video.sample_fps, a frame list declared at a clamped fps.
+func printWarnings(w io.Writer, items []pipeline.Estimate) {
+	for _, e := range items {
+		for _, p := range e.Problems {
+			if p.Severity != media.SeverityWarning || p.Fixable() {
+				continue
+			}
+			fmt.Fprintf(w, "vision: warning: %s: %s [%s]\n", shown(e.Path), p.Message, p.Code)
+			if p.Fix != "" {
+				fmt.Fprintf(w, "vision: hint: %s\n", p.Fix)
+			}
+		}
+	}
 }
 
 // reasoningBlock writes a thinking model's reasoning to stderr between a
@@ -287,6 +308,9 @@ func printPreview(stdout, stderr io.Writer, res pipeline.AskResult, quiet, jsonO
 			fmt.Fprintf(stderr, "vision: %s: %s %dx%d → %dx%d, %d tokens, sent as %s (%d bytes)", shown(e.Path), e.Kind, e.Width, e.Height, e.ResizedWidth, e.ResizedHeight, e.Tokens, pr.Transport, pr.Bytes)
 			if len(pr.Frames) > 0 {
 				fmt.Fprintf(stderr, ", %d frames at %.4g fps", len(pr.Frames), e.SampleFPS)
+				if e.FrameList != nil && e.FrameList.SampleFPS != e.SampleFPS {
+					fmt.Fprintf(stderr, " (declared as %.4g fps)", e.FrameList.SampleFPS)
+				}
 			}
 			fmt.Fprintln(stderr)
 			for _, n := range pr.Notes {
