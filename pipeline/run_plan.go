@@ -195,8 +195,8 @@ func planOne(ctx context.Context, cfg Config, ro RunOptions, in Input, prompt in
 		it.action, it.reason, it.stage = ActionSkip, e.Reason, stage
 	case e.Status == StatusFailed:
 		code := "invalid_input"
-		if n := len(e.Problems); n > 0 {
-			code = e.Problems[n-1].Code
+		if p, ok := failureProblem(e.Problems); ok {
+			code = p.Code
 		}
 		it.fail(e.Stage, code, e.Error)
 	default:
@@ -259,6 +259,25 @@ func imageTransport(spec tokens.Spec, info media.Info, w, h int) string {
 		return SendBase64
 	}
 	return SendUpload
+}
+
+// failureProblem is the problem that fails a file: its first error that
+// vision cannot fix itself, else its first error. Warnings never name the
+// failure, wherever they come in ps (image.over_8k follows the
+// image.decode_limit of a bomb). ok is false when ps holds no error.
+func failureProblem(ps []media.Problem) (p media.Problem, ok bool) {
+	for _, q := range ps {
+		if q.Severity != media.SeverityError {
+			continue
+		}
+		if !q.Fixable() {
+			return q, true
+		}
+		if !ok {
+			p, ok = q, true
+		}
+	}
+	return p, ok
 }
 
 func (it *runItem) fail(stage, code, msg string) *runItem {

@@ -1,0 +1,92 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// writePNGHeader writes a PNG that is only its IHDR (and IEND), claiming
+// w×h: enough for the probe, which reads headers only.
+func writePNGHeader(t testing.TB, path string, w, h uint32) {
+	t.Helper()
+	chunk := func(typ string, data []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+		b = append(append(b, typ...), data...)
+		return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+	}
+	ihdr := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, w), h)
+	ihdr = append(ihdr, 8, 0, 0, 0, 0) // 8-bit grey
+	data := append([]byte("\x89PNG\r\n\x1a\n"), chunk("IHDR", ihdr)...)
+	if err := os.WriteFile(path, append(data, chunk("IEND", nil)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeBMPHeader writes a 24-bit BMP header claiming w×h, without pixels.
+func writeBMPHeader(t testing.TB, path string, w, h int32) {
+	t.Helper()
+	b := []byte("BM")
+	b = binary.LittleEndian.AppendUint32(b, 54)
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, 54)
+	b = binary.LittleEndian.AppendUint32(b, 40)
+	b = binary.LittleEndian.AppendUint32(b, uint32(w))
+	b = binary.LittleEndian.AppendUint32(b, uint32(h))
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = binary.LittleEndian.AppendUint16(b, 24)
+	b = append(b, make([]byte, 24+64)...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunErrorClassIsTheError: a failed item's error_class (and the
+// summary's failures by class) is the code of the error that failed it,
+// not of a warning listed with it (image.over_8k, image.format_4k).
+func TestRunErrorClassIsTheError(t *testing.T) {
+	f := newFixture(t, 0)
+	if err := os.MkdirAll(f.in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bomb, bmp, strip, tall := filepath.Join(f.in, "bomb.png"), filepath.Join(f.in, "bomb.bmp"), filepath.Join(f.in, "strip.png"), filepath.Join(f.in, "tall.png")
+	writePNGHeader(t, bomb, 100000, 100000)
+	writeBMPHeader(t, bmp, 100000, 100000)
+	writePNGHeader(t, strip, 1, 50000)
+	copyFile(t, "../testdata/images/tall_100x20000.png", tall)
+	want := map[string]string{
+		bomb:  "image.decode_limit",
+		bmp:   "image.decode_limit",
+		strip: "image.too_small", // the first of its errors (image.aspect_ratio follows)
+		tall:  "image.aspect_ratio_resized",
+	}
+	for _, dry := range []bool{false, true} {
+		journal := f.journal
+		if dry {
+			journal += ".dry"
+		}
+		sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: journal, DryRun: dry},
+			testClient(t, f.srv.URL), []string{f.in}, nil, Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Failed != 4 || len(sum.FailuresByClass) != 3 || sum.FailuresByClass["image.decode_limit"] != 2 ||
+			sum.FailuresByClass["image.too_small"] != 1 || sum.FailuresByClass["image.aspect_ratio_resized"] != 1 {
+			t.Errorf("dry run %v: failures by class %v", dry, sum.FailuresByClass)
+		}
+		if dry {
+			continue
+		}
+		for path, r := range onePerPath(t, loadRecords(t, journal), []string{bomb, bmp, strip, tall}) {
+			if r.Status != StatusFailed || r.ErrorClass != want[path] {
+				t.Errorf("%s: %s %s, want failed %s (%s)", filepath.Base(path), r.Status, r.ErrorClass, want[path], r.Error)
+			}
+		}
+	}
+	if n := len(f.srv.Requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
