@@ -1,11 +1,17 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"hash/crc32"
+	"image"
+	"image/jpeg"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -88,5 +94,71 @@ func TestRunErrorClassIsTheError(t *testing.T) {
 	}
 	if n := len(f.srv.Requests()); n != 0 {
 		t.Errorf("%d requests sent", n)
+	}
+}
+
+// TestRunDryRunIndexListsWrittenBodies: an item that fails while it is
+// prepared (a JPEG cut in its scan data: its header probes fine) has no
+// body, and the index the dry run leaves lists exactly the bodies in the
+// folder; when no body is written there is no index.
+func TestRunDryRunIndexListsWrittenBodies(t *testing.T) {
+	f := newFixture(t, 2)
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.Uint32())
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(f.in, "cut.jpg")
+	if err := os.WriteFile(cut, buf.Bytes()[:buf.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(f.dir, "bodies")
+	dry := func(in string) RunSummary {
+		t.Helper()
+		sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: f.journal, DryRun: true, DryRunDir: out},
+			testClient(t, f.srv.URL), []string{in}, nil, Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if sum := dry(f.in); sum.Requests != 2 || sum.Failed != 1 || sum.FailuresByClass["prepare"] != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	data, err := os.ReadFile(filepath.Join(out, dryIndexName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ix dryIndex
+	if err := json.Unmarshal(data, &ix); err != nil {
+		t.Fatalf("index: %v\n%s", err, data)
+	}
+	var listed, present []string
+	for _, e := range ix.Files {
+		listed = append(listed, e.File)
+	}
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != dryIndexName {
+			present = append(present, e.Name())
+		}
+	}
+	slices.Sort(listed)
+	if len(present) != 2 || !slices.Equal(listed, present) {
+		t.Errorf("index lists %v, the folder holds %v", listed, present)
+	}
+	// Only the cut JPEG: no body, no index.
+	if sum := dry(cut); sum.Requests != 0 || sum.Failed != 1 {
+		t.Fatalf("cut only: %+v", sum)
+	}
+	if ents, err := os.ReadDir(out); err != nil || len(ents) != 0 {
+		t.Errorf("folder after a dry run writing nothing: %v %v", ents, err)
 	}
 }
