@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -86,9 +87,13 @@ func TestRunErrorClassIsTheError(t *testing.T) {
 		if dry {
 			continue
 		}
+		fixes := map[string]string{bomb: "--max-decode-pixels", bmp: "--max-decode-pixels", strip: "at least 11 px", tall: "pad the short side"}
 		for path, r := range onePerPath(t, loadRecords(t, journal), []string{bomb, bmp, strip, tall}) {
 			if r.Status != StatusFailed || r.ErrorClass != want[path] {
 				t.Errorf("%s: %s %s, want failed %s (%s)", filepath.Base(path), r.Status, r.ErrorClass, want[path], r.Error)
+			}
+			if !strings.Contains(r.Fix, fixes[path]) {
+				t.Errorf("%s: fix %q, want its error's (%s)", filepath.Base(path), r.Fix, fixes[path])
 			}
 		}
 	}
