@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
@@ -165,5 +166,67 @@ func TestRunDryRunIndexListsWrittenBodies(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(out); err != nil || len(ents) != 0 {
 		t.Errorf("folder after a dry run writing nothing: %v %v", ents, err)
+	}
+}
+
+// noPagesPDF is a well-formed PDF whose page tree is empty.
+func noPagesPDF() []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	var offs []int
+	for i, o := range []string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [] /Count 0 >>"} {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	b.WriteString("xref\n0 3\n0000000000 65535 f \n")
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", xref)
+	return b.Bytes()
+}
+
+// TestRunUnreadablePDFs: a PDF poppler cannot read (garbage after the
+// %PDF header, a truncated copy) fails as file.corrupt in one line naming
+// the file, with the fix; one without pages says so.
+func TestRunUnreadablePDFs(t *testing.T) {
+	needTool(t, "pdfinfo")
+	f := newFixture(t, 0)
+	whole, err := os.ReadFile("../testdata/pdf/two-pages.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage, cut, empty := filepath.Join(f.in, "garbage.pdf"), filepath.Join(f.in, "cut.pdf"), filepath.Join(f.in, "empty.pdf")
+	for path, data := range map[string][]byte{garbage: []byte("%PDF-1.4\ngarbage, not a PDF\n"), cut: whole[:len(whole)*4/9], empty: noPagesPDF()} {
+		if err := os.MkdirAll(f.in, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var plan Plan
+	sum, err := Run(context.Background(), f.cfg, RunOptions{Journal: f.journal, Preset: "ocr"},
+		testClient(t, f.srv.URL), []string{f.in}, nil, Hooks{Plan: func(p Plan) { plan = p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 3 || sum.FailuresByClass["file.corrupt"] != 2 || sum.FailuresByClass["pdf.empty"] != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+	for _, it := range plan.Items {
+		if it.Action != ActionFail || it.Fix == "" {
+			t.Errorf("plan item %+v", it)
+		}
+	}
+	for path, r := range onePerPath(t, loadRecords(t, f.journal), []string{garbage, cut, empty}) {
+		wantErr, wantClass := path+" is not a readable PDF (corrupt or truncated): Syntax Error: ", "file.corrupt"
+		if path == empty {
+			wantErr, wantClass = path+" has no pages", "pdf.empty"
+		}
+		if r.Status != StatusFailed || r.ErrorClass != wantClass || !strings.HasPrefix(r.Error, wantErr) || strings.Contains(r.Error, "\n") || r.Fix == "" {
+			t.Errorf("%s: %s %s %q (fix %q), want %s %q…", filepath.Base(path), r.Status, r.ErrorClass, r.Error, r.Fix, wantClass, wantErr)
+		}
 	}
 }

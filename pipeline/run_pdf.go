@@ -63,11 +63,14 @@ func planPDF(ctx context.Context, cfg Config, it *runItem, prompt int) {
 	case errors.Is(err, media.ErrToolMissing):
 		it.fail("plan", "tool.missing", err.Error(), "install poppler-utils (apt-get install poppler-utils; brew install poppler)")
 		return
+	case errors.Is(err, media.ErrCorrupt):
+		it.fail("plan", "file.corrupt", err.Error(), "the file is corrupt or truncated: re-export or re-download it")
+		return
 	case err != nil:
 		it.fail("plan", "pdf.unreadable", err.Error(), "")
 		return
 	case pages == 0:
-		it.fail("plan", "pdf.empty", "the PDF has no pages", "")
+		it.fail("plan", "pdf.empty", it.in.Path+" has no pages", "re-export it with its pages, or leave it out")
 		return
 	}
 	lo, hi, err := cfg.Spec.ImageBounds(cfg.Image)
