@@ -34,10 +34,19 @@ const maxPDFImage = 256 << 20
 
 // PDFPages returns the number of pages of a PDF and each page's size in
 // points (1/72 inch) as shown: the crop box, with width and height swapped
-// for pages rotated by 90° or 270°.
+// for pages rotated by 90° or 270°. A PDF without pages has 0; one poppler
+// cannot read (corrupt, truncated, not a PDF) is ErrCorrupt.
 func PDFPages(ctx context.Context, path string) (pages int, pageSizesPt [][2]float64, err error) {
 	out, err := runPoppler(ctx, "pdfinfo", path, maxPDFImage, "-f", "1", "-l", strconv.Itoa(math.MaxInt32))
-	if err != nil {
+	var pe *popplerError
+	switch {
+	case errors.As(err, &pe) && pe.noPages():
+		return 0, nil, nil
+	case errors.As(err, &pe) && pe.encrypted():
+		return 0, nil, fmt.Errorf("%s is password-protected: %s", path, pe.firstLine())
+	case errors.As(err, &pe) && pe.code() == 1 && !strings.Contains(pe.stderr, "Couldn't open file"):
+		return 0, nil, &corruptPDFError{fmt.Sprintf("%s is not a readable PDF (corrupt or truncated): %s", path, pe.firstLine())}
+	case err != nil:
 		return 0, nil, err
 	}
 	pages, sizes, err := parsePDFInfo(out)
@@ -172,17 +181,65 @@ func runPoppler(ctx context.Context, tool, path string, limit int64, args ...str
 	case stdout.over:
 		return nil, fmt.Errorf("%s %s: output larger than %d MiB", tool, path, limit>>20)
 	case err != nil:
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 300 {
-			msg = msg[:300] + "…"
-		}
-		if msg != "" {
-			return nil, fmt.Errorf("%s %s: %w: %s", tool, path, err, msg)
-		}
-		return nil, fmt.Errorf("%s %s: %w", tool, path, err)
+		return nil, &popplerError{tool: tool, path: path, err: err, stderr: stderr.String()}
 	}
 	return stdout.Bytes(), nil
 }
+
+// popplerError is a poppler tool that failed: its exit and what it said.
+// Its message is one line: poppler repeats itself over several.
+type popplerError struct {
+	tool, path string
+	err        error // usually *exec.ExitError
+	stderr     string
+}
+
+func (e *popplerError) Error() string {
+	if l := e.firstLine(); l != "" {
+		return fmt.Sprintf("%s %s: %s (%v)", e.tool, e.path, l, e.err)
+	}
+	return fmt.Sprintf("%s %s: %v", e.tool, e.path, e.err)
+}
+
+func (e *popplerError) Unwrap() error { return e.err }
+
+// firstLine is the first line of stderr, at most 160 bytes.
+func (e *popplerError) firstLine() string {
+	for _, l := range strings.Split(e.stderr, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			if len(l) > 160 {
+				l = l[:160] + "…"
+			}
+			return l
+		}
+	}
+	return ""
+}
+
+// code is the tool's exit status (-1 when it did not exit).
+func (e *popplerError) code() int {
+	var ee *exec.ExitError
+	if errors.As(e.err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// noPages: pdfinfo asked for pages 1… of a PDF without any ("Invalid page
+// count 0", then "Wrong page range given", exit 99).
+func (e *popplerError) noPages() bool {
+	return e.code() == 99 && (strings.Contains(e.stderr, "Invalid page count 0") || strings.Contains(e.stderr, "Wrong page range given"))
+}
+
+// encrypted: the PDF needs a password to open.
+func (e *popplerError) encrypted() bool { return strings.Contains(e.stderr, "Incorrect password") }
+
+// corruptPDFError is a PDF poppler cannot read; it is ErrCorrupt, with a
+// message of its own.
+type corruptPDFError struct{ msg string }
+
+func (e *corruptPDFError) Error() string { return e.msg }
+func (e *corruptPDFError) Unwrap() error { return ErrCorrupt }
 
 // limitedBuffer keeps up to limit bytes and fails the write beyond, which
 // makes the child's next write fail and the tool exit.

@@ -120,6 +120,10 @@ func TestPDFRenderErrors(t *testing.T) {
 	if _, _, err := PDFPages(ctx, notPDF); err == nil || !strings.Contains(err.Error(), "x.pdf") {
 		t.Errorf("not a PDF: err = %v", err)
 	}
+	os.WriteFile(notPDF, []byte("%PDF-1.4\ngarbage\n"), 0o644) // poppler repeats itself over three lines
+	if _, _, err := PDFPages(ctx, notPDF); !errors.Is(err, ErrCorrupt) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "x.pdf is not a readable PDF") {
+		t.Errorf("garbage PDF: err = %v", err)
+	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := RenderPDFPage(canceled, pdfFixture, 1, 72); !errors.Is(err, context.Canceled) {

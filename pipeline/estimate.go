@@ -390,14 +390,11 @@ func estimateImage(cfg Config, e *Estimate) {
 	}
 }
 
-// firstError is the message of the first error among ps.
+// firstError is the message of the error that fails a file
+// (failureProblem).
 func firstError(ps []media.Problem) string {
-	for _, p := range ps {
-		if p.Severity == media.SeverityError {
-			return p.Message
-		}
-	}
-	return ""
+	p, _ := failureProblem(ps)
+	return p.Message
 }
 
 func estimateVideo(cfg Config, e *Estimate) {

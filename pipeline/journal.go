@@ -32,8 +32,9 @@ type Record struct {
 	Cost           *float64        `json:"cost"`     // actual, from Usage and prices; null if unknown
 	Currency       string          `json:"currency"`
 	Error          string          `json:"error"`
-	ErrorClass     string          `json:"error_class"` // e.g. "rate_limit", "invalid_input", "canceled"
-	Stage          string          `json:"stage"`       // the stage that failed or skipped it
+	ErrorClass     string          `json:"error_class"`   // e.g. "rate_limit", "invalid_input", "canceled"
+	Fix            string          `json:"fix,omitempty"` // how to repair a failure found before sending, when vision knows
+	Stage          string          `json:"stage"`         // the stage that failed or skipped it
 	RequestID      string          `json:"request_id"`
 	Started        Stamp           `json:"started"`
 	Finished       Stamp           `json:"finished"`
@@ -320,7 +321,7 @@ func (f Redactor) record(r Record) Record {
 	if f == nil {
 		return r
 	}
-	f.apply(&r.ID, &r.Path, &r.SHA256, &r.Settings, &r.Status, &r.Answer, &r.Currency, &r.Error, &r.ErrorClass, &r.Stage, &r.RequestID)
+	f.apply(&r.ID, &r.Path, &r.SHA256, &r.Settings, &r.Status, &r.Answer, &r.Currency, &r.Error, &r.ErrorClass, &r.Fix, &r.Stage, &r.RequestID)
 	if r.SettingsDetail != nil {
 		r.SettingsDetail = json.RawMessage(f(string(r.SettingsDetail)))
 	}

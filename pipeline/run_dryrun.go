@@ -60,18 +60,23 @@ func (r *runner) dryRun(ctx context.Context, items []*runItem, sum *RunSummary) 
 			sum.FailuresByClass[it.code]++
 		}
 	}
-	if err := replaceDryIndex(r.ro.DryRunDir, tasks); err != nil {
+	planned := make([]dryIndexFile, 0, len(tasks))
+	for _, t := range tasks {
+		planned = append(planned, dryIndexFile{File: dryFileName(t), Path: t.it.in.Path, Page: t.page})
+	}
+	if err := replaceDryIndex(r.ro.DryRunDir, planned); err != nil {
 		return err
 	}
 	if len(tasks) == 0 {
 		return nil
 	}
 	failedItems := map[int]bool{}
+	written := make([]dryIndexFile, 0, len(tasks))
 	type result struct {
 		DryRunRequest
 		item int
 	}
-	return forEachOrdered(ctx, len(tasks), r.cfg.prepareWorkers(),
+	err := forEachOrdered(ctx, len(tasks), r.cfg.prepareWorkers(),
 		func(ctx context.Context, i int) result { return result{r.dryOne(ctx, tasks[i]), tasks[i].it.idx} },
 		func(d result) error {
 			switch {
@@ -82,11 +87,18 @@ func (r *runner) dryRun(ctx context.Context, items []*runItem, sum *RunSummary) 
 				sum.Failed++
 				sum.FailuresByClass["prepare"]++
 			}
+			if d.File != "" {
+				written = append(written, dryIndexFile{File: filepath.Base(d.File), Path: d.Path, Page: d.Page})
+			}
 			if r.hooks.DryRun != nil {
 				r.hooks.DryRun(d.DryRunRequest)
 			}
 			return nil
 		})
+	if err != nil {
+		return err // the index still lists every body planned, for the next dry run to remove
+	}
+	return writeDryIndex(r.ro.DryRunDir, written)
 }
 
 func (r *runner) dryOne(ctx context.Context, t task) DryRunRequest {
@@ -140,10 +152,11 @@ func dryFileName(t task) string {
 
 // replaceDryIndex removes the bodies the index in dir lists (plain names
 // of regular files in dir, never the index itself), then writes the index
-// of the bodies tasks will write, before any is written, so an
-// interrupted dry run is replaced whole by the next; with no tasks it
-// removes the index. A folder without an index is left as it is.
-func replaceDryIndex(dir string, tasks []task) error {
+// of the bodies the dry run plans to write, before any is written, so an
+// interrupted dry run is replaced whole by the next. The dry run rewrites
+// it at the end with the bodies it did write (writeDryIndex). A folder
+// without an index is left as it is.
+func replaceDryIndex(dir string, planned []dryIndexFile) error {
 	index := filepath.Join(dir, dryIndexName)
 	if data, err := os.ReadFile(index); err == nil {
 		var old dryIndex
@@ -159,17 +172,20 @@ func replaceDryIndex(dir string, tasks []task) error {
 			}
 		}
 	}
-	if len(tasks) == 0 {
+	return writeDryIndex(dir, planned)
+}
+
+// writeDryIndex replaces the index in dir (atomically) with files; with
+// no files it removes the index.
+func writeDryIndex(dir string, files []dryIndexFile) error {
+	index := filepath.Join(dir, dryIndexName)
+	if len(files) == 0 {
 		if err := os.Remove(index); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("dry run: %w", err)
 		}
 		return nil
 	}
-	ix := dryIndex{Files: make([]dryIndexFile, 0, len(tasks))}
-	for _, t := range tasks {
-		ix.Files = append(ix.Files, dryIndexFile{File: dryFileName(t), Path: t.it.in.Path, Page: t.page})
-	}
-	data, err := json.MarshalIndent(ix, "", "  ")
+	data, err := json.MarshalIndent(dryIndex{Files: files}, "", "  ")
 	if err == nil {
 		err = writeOutput(index, append(data, '\n'))
 	}

@@ -307,7 +307,7 @@ func (r *runner) planRecord(it *runItem) Record {
 		rec.Status = StatusSkipped
 		return rec
 	}
-	rec.Status, rec.ErrorClass = StatusFailed, it.code
+	rec.Status, rec.ErrorClass, rec.Fix = StatusFailed, it.code, it.fix
 	if rec.ErrorClass == "" {
 		rec.ErrorClass = "invalid_input"
 	}

@@ -61,18 +61,21 @@ func planPDF(ctx context.Context, cfg Config, it *runItem, prompt int) {
 	pages, sizes, err := media.PDFPages(ctx, it.in.Path)
 	switch {
 	case errors.Is(err, media.ErrToolMissing):
-		it.fail("plan", "tool.missing", err.Error())
+		it.fail("plan", "tool.missing", err.Error(), "install poppler-utils (apt-get install poppler-utils; brew install poppler)")
+		return
+	case errors.Is(err, media.ErrCorrupt):
+		it.fail("plan", "file.corrupt", err.Error(), "the file is corrupt or truncated: re-export or re-download it")
 		return
 	case err != nil:
-		it.fail("plan", "pdf.unreadable", err.Error())
+		it.fail("plan", "pdf.unreadable", err.Error(), "")
 		return
 	case pages == 0:
-		it.fail("plan", "pdf.empty", "the PDF has no pages")
+		it.fail("plan", "pdf.empty", it.in.Path+" has no pages", "re-export it with its pages, or leave it out")
 		return
 	}
 	lo, hi, err := cfg.Spec.ImageBounds(cfg.Image)
 	if err != nil {
-		it.fail("plan", "invalid_settings", trimTokens(err))
+		it.fail("plan", "invalid_settings", trimTokens(err), "")
 		return
 	}
 	pp := &pdfPlan{}
@@ -80,13 +83,13 @@ func planPDF(ctx context.Context, cfg Config, it *runItem, prompt int) {
 	for i, s := range sizes {
 		dpi := media.DPIForPixels(s[0], s[1], int(lo), int(hi))
 		if dpi <= 0 {
-			it.fail("plan", "pdf.page_empty", fmt.Sprintf("page %d has no area", i+1))
+			it.fail("plan", "pdf.page_empty", fmt.Sprintf("page %d has no area", i+1), "")
 			return
 		}
 		w, h := media.PDFPagePixels(s[0], s[1], dpi)
 		plan, err := tokens.PlanImage(w, h, cfg.Spec, cfg.Image)
 		if err != nil {
-			it.fail("plan", "pdf.page_size", fmt.Sprintf("page %d: %s", i+1, trimTokens(err)))
+			it.fail("plan", "pdf.page_size", fmt.Sprintf("page %d: %s", i+1, trimTokens(err)), "")
 			return
 		}
 		pp.dpi = append(pp.dpi, dpi)

@@ -53,6 +53,7 @@ type PlanItem struct {
 	Kind         string   `json:"kind"` // image, video, pdf, other
 	Action       string   `json:"action"`
 	Reason       string   `json:"reason,omitempty"` // why skipped or failed
+	Fix          string   `json:"fix,omitempty"`    // how to repair a failure, when vision knows
 	Stage        string   `json:"stage,omitempty"`
 	Requests     int      `json:"requests,omitempty"`
 	InputTokens  int      `json:"input_tokens,omitempty"`
@@ -75,6 +76,7 @@ type runItem struct {
 	reason string
 	stage  string
 	code   string // error class of a failure found while planning
+	fix    string // how to repair that failure ("" when unknown)
 	reqs   int
 	inTok  int
 	outTok int
@@ -86,7 +88,7 @@ type runItem struct {
 }
 
 func (it *runItem) planItem() PlanItem {
-	return PlanItem{ID: it.id, Path: it.in.Path, Kind: it.kind, Action: it.action, Reason: it.reason, Stage: it.stage,
+	return PlanItem{ID: it.id, Path: it.in.Path, Kind: it.kind, Action: it.action, Reason: it.reason, Fix: it.fix, Stage: it.stage,
 		Requests: it.reqs, InputTokens: it.inTok, OutputTokens: it.outTok, Cost: it.cost, Transport: it.trans, Output: it.out}
 }
 
@@ -173,7 +175,7 @@ func planOne(ctx context.Context, cfg Config, ro RunOptions, in Input, prompt in
 		sha, err := HashFile(ctx, in.Path)
 		if err != nil {
 			it.id = ItemID(in.Path, "")
-			return it.fail("hash", "file.unreadable", err.Error())
+			return it.fail("hash", "file.unreadable", err.Error(), "check the file and its permissions")
 		}
 		it.sha = sha
 	}
@@ -194,11 +196,14 @@ func planOne(ctx context.Context, cfg Config, ro RunOptions, in Input, prompt in
 		}
 		it.action, it.reason, it.stage = ActionSkip, e.Reason, stage
 	case e.Status == StatusFailed:
-		code := "invalid_input"
-		if n := len(e.Problems); n > 0 {
-			code = e.Problems[n-1].Code
+		code, fix := "invalid_input", ""
+		if p, ok := failureProblem(e.Problems); ok {
+			code = p.Code
+			if !p.Fixable() { // "none needed" does not repair a failure
+				fix = p.Fix
+			}
 		}
-		it.fail(e.Stage, code, e.Error)
+		it.fail(e.Stage, code, e.Error, fix)
 	default:
 		it.action, it.reqs = ActionSend, 1
 		it.inTok, it.outTok, it.cost, it.cur = e.InputTokens, e.OutputTokens, e.Cost, e.Currency
@@ -261,8 +266,29 @@ func imageTransport(spec tokens.Spec, info media.Info, w, h int) string {
 	return SendUpload
 }
 
-func (it *runItem) fail(stage, code, msg string) *runItem {
-	it.action, it.stage, it.code, it.reason = ActionFail, stage, code, msg
+// failureProblem is the problem that fails a file: its first error that
+// vision cannot fix itself, else its first error. Warnings never name the
+// failure, wherever they come in ps (image.over_8k follows the
+// image.decode_limit of a bomb). ok is false when ps holds no error.
+func failureProblem(ps []media.Problem) (p media.Problem, ok bool) {
+	for _, q := range ps {
+		if q.Severity != media.SeverityError {
+			continue
+		}
+		if !q.Fixable() {
+			return q, true
+		}
+		if !ok {
+			p, ok = q, true
+		}
+	}
+	return p, ok
+}
+
+// fail marks the item failed before sending: at stage, with error class
+// code, message msg and fix ("" when unknown).
+func (it *runItem) fail(stage, code, msg, fix string) *runItem {
+	it.action, it.stage, it.code, it.reason, it.fix = ActionFail, stage, code, msg, fix
 	it.trans = ""
 	return it
 }

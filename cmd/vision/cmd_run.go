@@ -318,14 +318,19 @@ func printPlan(w io.Writer, p pipeline.Plan, model string) {
 		case pipeline.ActionSkip:
 			return fmt.Sprintf("skip %s: %s", shown(it.Path), inline(it.Reason))
 		case pipeline.ActionFail:
-			return fmt.Sprintf("fail %s: %s", shown(it.Path), inline(it.Reason))
+			line := fmt.Sprintf("fail %s: %s", shown(it.Path), inline(it.Reason))
+			if it.Fix != "" { // below it, as vision check shows a problem's fix
+				line += "\n    fix: " + inline(it.Fix)
+			}
+			return line
 		}
 		return ""
 	}, "skipped or failed")
 }
 
 // listPlanItems prints the first maxListed lines that line gives for the
-// plan's items ("" leaves an item out), then how many more there are.
+// plan's items ("" leaves an item out; an item may take several lines,
+// each printed with the prefix), then how many more there are.
 func listPlanItems(w io.Writer, p pipeline.Plan, more string, line func(pipeline.PlanItem) string, what string) {
 	n := 0
 	for _, it := range p.Items {
@@ -334,7 +339,9 @@ func listPlanItems(w io.Writer, p pipeline.Plan, more string, line func(pipeline
 			continue
 		}
 		if n++; n <= maxListed {
-			fmt.Fprintf(w, "vision: plan: %s\n", s)
+			for _, l := range strings.Split(s, "\n") {
+				fmt.Fprintf(w, "vision: plan: %s\n", l)
+			}
 		}
 	}
 	if n > maxListed {
