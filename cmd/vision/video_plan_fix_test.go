@@ -20,7 +20,7 @@ func TestVideoPlanFixesNameWhatHelps(t *testing.T) {
 
 	code, out, errOut := runCLI(t, "estimate", wide)
 	const want = "fix: crop or pad it to at most 200:1 (no option changes its shape): ffmpeg -i IN -vf crop=3200:16 OUT.mp4, or ffmpeg -i IN -vf 'pad=4000:20:(ow-iw)/2:(oh-ih)/2' OUT.mp4\n"
-	if code != exitItemsFailed || !strings.Contains(out, "cannot be planned: aspect ratio over 200:1: 4000x16 has ratio 250 [video.plan]\n    "+want) {
+	if code != exitItemsFailed || !strings.Contains(out, "cannot be planned: aspect ratio over 200:1: 4000x16 has ratio 250:1 [video.plan]\n    "+want) {
 		t.Fatalf("estimate wide: exit %d\n%s%s", code, out, errOut)
 	}
 	_, fixes, _ := strings.Cut(strings.TrimSuffix(want, "\n"), "shape): ")
