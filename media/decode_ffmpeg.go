@@ -1,7 +1,6 @@
 package media
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -25,42 +24,22 @@ func decodeWithFFmpeg(ctx context.Context, path string, w, h, maxPixels int) (*i
 	if err != nil {
 		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmd, err := toolCommand(runCtx, "ffmpeg", []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
 		"-max_pixels", strconv.Itoa(maxPixels), "-i", url, "-frames:v", "1",
-		"-vf", "format=rgb24", "-f", "image2pipe", "-c:v", "ppm", "pipe:1"})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCannotDecode, err)
+		"-vf", "format=rgb24", "-f", "image2pipe", "-c:v", "ppm", "pipe:1"}
+	var img *image.RGBA
+	err = runPPMDecoder(ctx, args, nil, 1, maxPixels, func(pw, ph int, rgb []byte) error {
+		if pw != w || ph != h {
+			return fmt.Errorf("ffmpeg decodes %dx%d, the header says %dx%d: %w", pw, ph, w, h, ErrCorrupt)
+		}
+		img = image.NewRGBA(image.Rect(0, 0, w, h))
+		placeTile(img, rgb, w, h, 0, 0)
+		return nil
+	})
+	if err == nil && img == nil {
+		err = fmt.Errorf("ffmpeg gave no frame: %w", ErrCannotDecode)
 	}
-	tail := newTail(stderrTailLines)
-	cmd.Stderr = tail
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start ffmpeg: %w: %w", err, ErrCannotDecode)
-	}
-	pw, ph, rgb, readErr := readPPM(bufio.NewReaderSize(stdout, 64<<10), maxPixels)
-	if readErr != nil {
-		cancel()
-	}
-	_, _ = io.Copy(io.Discard, stdout)
-	waitErr := cmd.Wait()
-	switch {
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case waitErr != nil:
-		return nil, fmt.Errorf("%w: %w", &ToolError{Tool: "ffmpeg", Err: waitErr, Stderr: tail.String()}, ErrCannotDecode)
-	case readErr != nil:
-		return nil, fmt.Errorf("read ffmpeg output: %w: %w", readErr, ErrCannotDecode)
-	case pw != w || ph != h:
-		return nil, fmt.Errorf("ffmpeg decodes %dx%d, the header says %dx%d: %w", pw, ph, w, h, ErrCorrupt)
-	}
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	placeTile(img, rgb, w, h, 0, 0)
-	return img, nil
+	return img, err
 }
 
 // TIFF tags read by tiffIFD0.

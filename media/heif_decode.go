@@ -249,13 +249,22 @@ func heifDecodeArgs(codec, colour string, n, maxPixels int) []string {
 // its pixels are read (ErrCorrupt). A missing ffmpeg or a stream ffmpeg
 // refuses gives an error wrapping ErrCannotDecode.
 func runHEIFDecoder(ctx context.Context, codec, colour string, stream []byte, n, tilePixels int, each func(w, h int, rgb []byte) error) error {
+	return runPPMDecoder(ctx, heifDecodeArgs(codec, colour, n, tilePixels), bytes.NewReader(stream), n, tilePixels, each)
+}
+
+// runPPMDecoder runs ffmpeg with args (which write PPM frames to stdout)
+// and calls each for up to n frames, in order; a frame of more than
+// maxPixels pixels is refused from its header (ErrCorrupt). stdin, if not
+// nil, feeds ffmpeg's input. A missing ffmpeg or an input ffmpeg refuses
+// gives an error wrapping ErrCannotDecode.
+func runPPMDecoder(ctx context.Context, args []string, stdin io.Reader, n, maxPixels int, each func(w, h int, rgb []byte) error) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd, err := toolCommand(runCtx, "ffmpeg", heifDecodeArgs(codec, colour, n, tilePixels))
+	cmd, err := toolCommand(runCtx, "ffmpeg", args)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCannotDecode, err)
 	}
-	cmd.Stdin = bytes.NewReader(stream)
+	cmd.Stdin = stdin
 	tail := newTail(stderrTailLines)
 	cmd.Stderr = tail
 	stdout, err := cmd.StdoutPipe()
@@ -268,7 +277,7 @@ func runHEIFDecoder(ctx context.Context, codec, colour string, stream []byte, n,
 	br := bufio.NewReaderSize(stdout, 64<<10)
 	var loopErr error
 	for range n {
-		w, h, rgb, err := readPPM(br, tilePixels)
+		w, h, rgb, err := readPPM(br, maxPixels)
 		if err == io.EOF {
 			break
 		}
